@@ -1,0 +1,82 @@
+// swift-tools-version:6.1
+// embcache: a distributed cache cluster for text embeddings (see README.md and Docs/).
+import PackageDescription
+
+/// Settings every Swift target shares (as swift-nio and valkey-swift do).
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let nio = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
+let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
+let nioHTTP1 = Target.Dependency.product(name: "NIOHTTP1", package: "swift-nio")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
+let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+
+let package = Package(
+    name: "embcache",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "embcache", targets: ["EmbCLI"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.0"),
+    ],
+    targets: [
+        // C libraries from Debian, each behind one C-prefixed module.
+        .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        // Our int8 kernels: baseline flags, per-function target attributes, runtime dispatch.
+        .target(name: "CEmbKernels"),
+
+        // Leaf modules: no I/O, no logging.
+        .target(name: "EmbHash", dependencies: ["CXXHash"], swiftSettings: swiftSettings),
+        .target(name: "EmbTokenizer", swiftSettings: swiftSettings),
+        .target(name: "EmbModel", dependencies: ["CEmbKernels", "EmbTokenizer", "EmbHash"], swiftSettings: swiftSettings),
+        .target(name: "EmbLRU", swiftSettings: swiftSettings),
+        .target(name: "EmbRing", dependencies: ["EmbHash"], swiftSettings: swiftSettings),
+        .target(name: "EmbSingleFlight", swiftSettings: swiftSettings),
+        .target(name: "EmbRESP", dependencies: [nio], swiftSettings: swiftSettings),
+
+        // Modules with I/O.
+        .target(name: "EmbRedis", dependencies: ["CHiredis", logging], swiftSettings: swiftSettings),
+        .target(name: "EmbCluster", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
+        .target(
+            name: "EmbNode",
+            dependencies: [
+                "EmbHash", "EmbTokenizer", "EmbModel", "EmbLRU", "EmbRing", "EmbSingleFlight", "EmbRESP",
+                "EmbRedis", "EmbCluster", logging, metrics, lifecycle, nio, nioPosix,
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "EmbServer",
+            dependencies: [
+                "EmbNode", "EmbRESP", "EmbCluster", nio, nioPosix, nioHTTP1, logging, metrics, lifecycle,
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "EmbBench", dependencies: ["EmbModel", "EmbTokenizer"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "EmbCLI",
+            dependencies: [
+                "EmbModel", "EmbTokenizer", "EmbBench",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(name: "EmbHashTests", dependencies: ["EmbHash"], swiftSettings: swiftSettings),
+        .testTarget(name: "EmbTokenizerTests", dependencies: ["EmbTokenizer"], swiftSettings: swiftSettings),
+        .testTarget(name: "EmbModelTests", dependencies: ["EmbModel", "CEmbKernels"], swiftSettings: swiftSettings),
+    ]
+)
