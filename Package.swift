@@ -8,6 +8,7 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+// Used by the node modules as they land.
 let nio = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
 let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
 let nioHTTP1 = Target.Dependency.product(name: "NIOHTTP1", package: "swift-nio")
@@ -33,7 +34,6 @@ let package = Package(
     targets: [
         // C libraries from Debian, each behind one C-prefixed module.
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
-        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         // Our int8 kernels: baseline flags, per-function target attributes, runtime dispatch.
         .target(name: "CEmbKernels"),
 
@@ -41,42 +41,24 @@ let package = Package(
         .target(name: "EmbHash", dependencies: ["CXXHash"], swiftSettings: swiftSettings),
         .target(name: "EmbTokenizer", swiftSettings: swiftSettings),
         .target(name: "EmbModel", dependencies: ["CEmbKernels", "EmbTokenizer", "EmbHash"], swiftSettings: swiftSettings),
-        .target(name: "EmbLRU", swiftSettings: swiftSettings),
-        .target(name: "EmbRing", dependencies: ["EmbHash"], swiftSettings: swiftSettings),
-        .target(name: "EmbSingleFlight", swiftSettings: swiftSettings),
-        .target(name: "EmbRESP", dependencies: [nio], swiftSettings: swiftSettings),
 
-        // Modules with I/O.
-        .target(name: "EmbRedis", dependencies: ["CHiredis", logging], swiftSettings: swiftSettings),
-        .target(name: "EmbCluster", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
-        .target(
-            name: "EmbNode",
-            dependencies: [
-                "EmbHash", "EmbTokenizer", "EmbModel", "EmbLRU", "EmbRing", "EmbSingleFlight", "EmbRESP",
-                "EmbRedis", "EmbCluster", logging, metrics, lifecycle, nio, nioPosix,
-            ],
-            swiftSettings: swiftSettings
-        ),
-        .target(
-            name: "EmbServer",
-            dependencies: [
-                "EmbNode", "EmbRESP", "EmbCluster", nio, nioPosix, nioHTTP1, logging, metrics, lifecycle,
-                .product(name: "Prometheus", package: "swift-prometheus"),
-            ],
-            swiftSettings: swiftSettings
-        ),
-        .target(name: "EmbBench", dependencies: ["EmbModel", "EmbTokenizer"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "EmbCLI",
             dependencies: [
-                "EmbModel", "EmbTokenizer", "EmbBench",
+                "EmbModel", "EmbTokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),
 
         .testTarget(name: "EmbHashTests", dependencies: ["EmbHash"], swiftSettings: swiftSettings),
-        .testTarget(name: "EmbTokenizerTests", dependencies: ["EmbTokenizer"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EmbTokenizerTests",
+            dependencies: ["EmbTokenizer"],
+            exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "CEmbKernelsTests", dependencies: ["CEmbKernels"], swiftSettings: swiftSettings),
         .testTarget(name: "EmbModelTests", dependencies: ["EmbModel", "CEmbKernels"], swiftSettings: swiftSettings),
     ]
 )

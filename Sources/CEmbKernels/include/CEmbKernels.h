@@ -1,0 +1,56 @@
+// CEmbKernels: the int8 encoder's hot loops, in C because they need SIMD intrinsics.
+// Everything else of the encoder (layers, batching, pooling) is Swift in EmbModel.
+//
+// Quantization scheme (Docs/kernel.md has the essay and the accuracy study behind it):
+//   weights      int8 symmetric, one scale per (output channel n, group g of `group` inputs)
+//   activations  uint8 asymmetric, one scale and zero point per (row m, group g), made on the fly
+//   C[m][n] = Σ_g sa[m][g]·sw[n][g]·(Σ_{k∈g} u[m][k]·q[n][k] − zp[m][g]·colsum[n][g]) + bias[n]
+// The inner sums are exact int32 on every path; paths differ only in float rounding of the epilogue.
+#ifndef CEMBKERNELS_H
+#define CEMBKERNELS_H
+#include <stddef.h>
+#include <stdint.h>
+#include "embk_elementwise.h"
+
+/// The instruction-set path of the int8 GEMM and the activation quantizer.
+typedef enum { EMBK_PATH_SCALAR = 0, EMBK_PATH_AVX2 = 1, EMBK_PATH_AVX512VNNI = 2 } embk_path;
+
+/// The fastest path this CPU runs (cpuid probe, cached).
+embk_path embk_best_path(void);
+/// 1 when this CPU can run `path`.
+int embk_path_available(embk_path path);
+/// "scalar", "avx2" or "avx512-vnni".
+const char *embk_path_name(embk_path path);
+
+/// Columns are packed in panels of this many; thread splits of [n_begin, n_end) use multiples of it.
+enum { EMBK_PANEL = 16 };
+
+/// Symmetric per-(row, group) quantization of a float weight matrix w: (n, k) -> qw: (n, k), w_scale: (n, ngroups).
+void embk_quantize_weights(const float *w, int n, int k, int group, int8_t *qw, float *w_scale);
+/// Bytes of the packed form of an (n, k) weight matrix (64-byte aligned blob).
+size_t embk_packed_size(int n, int k, int group);
+/// Packs quantized weights (panels of EMBK_PANEL columns × 4 k-bytes, k padded with zeros), their
+/// scales and the per-group column sums into `packed` (64-byte aligned, embk_packed_size bytes).
+void embk_pack_weights(const int8_t *qw, const float *w_scale, int n, int k, int group, void *packed);
+
+/// Asymmetric per-(row, group) uint8 quantization of activations x: (m, k) stride ldx -> q: (m, ldq),
+/// ldq >= round_up(k, 4) (pad bytes are written as 0); a_scale, a_zp: (m, ngroups).
+void embk_quantize_rows(embk_path path, const float *x, int m, int k, int ldx, int group,
+                        uint8_t *q, int ldq, float *a_scale, int32_t *a_zp);
+
+/// The grouped int8 GEMM with its float epilogue, writing columns [n_begin, n_end) of c: (m, ldc).
+/// n_begin must be a multiple of EMBK_PANEL. bias may be NULL.
+void embk_gemm(embk_path path, int m, int n, int k, int group, const uint8_t *a, int lda,
+               const float *a_scale, const int32_t *a_zp, const void *packed, const float *bias,
+               float *c, int ldc, int n_begin, int n_end);
+
+/// Test hook: the raw per-group sums s[(i*n + j)*ngroups + g] = Σ_{k∈g} u[i][k]·q[j][k], exact on every path.
+void embk_gemm_group_sums(embk_path path, int m, int n, int k, int group, const uint8_t *a, int lda,
+                          const void *packed, int32_t *s);
+
+/// Float GEMM, row-major, "NN": C[i][j] (+)= alpha · Σ_p A[i][p]·B[p][j].
+/// A: (m, k) lda, B: (k, n) ldb, C: (m, n) ldc. For attention and the float reference pass.
+void embk_sgemm_nn(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                   float *c, int ldc, int accumulate);
+
+#endif

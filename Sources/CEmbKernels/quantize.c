@@ -1,0 +1,68 @@
+// Activation quantization, per (row, group), asymmetric uint8: x ≈ scale·(u − zp).
+// Asymmetric because the inputs of this model's linear layers are lopsided (GELU outputs are ≥ −0.17;
+// LayerNorm outputs carry a few large dimensions), and a zero point buys almost a bit of resolution
+// there (Docs/kernel.md). One body, compiled three times (baseline, AVX2, AVX-512) and picked by
+// `path`; the body has no a·b+c pattern the compiler could fuse differently per ISA, so every copy
+// gives the same bytes (tests check it).
+#include "embk_internal.h"
+#include <math.h>
+
+static inline __attribute__((always_inline)) void quantize_body(const float *x, int m, int k, int ldx, int group,
+                                                                uint8_t *q, int ldq, float *a_scale, int32_t *a_zp) {
+    const int ngroups = embk_ngroups(k, group);
+    for (int r = 0; r < m; r++) {
+        const float *xr = x + (size_t)r * ldx;
+        uint8_t *qr = q + (size_t)r * ldq;
+        for (int g = 0; g < ngroups; g++) {
+            const int k0 = g * group, k1 = k0 + group < k ? k0 + group : k;
+            float lo = 0.0f, hi = 0.0f;  // the range always includes 0, so 0 is exact
+            for (int p = k0; p < k1; p++) {
+                lo = xr[p] < lo ? xr[p] : lo;
+                hi = xr[p] > hi ? xr[p] : hi;
+            }
+            const float range = hi - lo;
+            if (range == 0.0f) {  // an all-zero group: u = zp = 0 dequantizes to exactly 0
+                a_scale[(size_t)r * ngroups + g] = 0.0f;
+                a_zp[(size_t)r * ngroups + g] = 0;
+                for (int p = k0; p < k1; p++) qr[p] = 0;
+                continue;
+            }
+            const float scale = range / 255.0f;
+            const float inv = 255.0f / range;
+            float zp = rintf(-lo * inv);
+            zp = zp < 0.0f ? 0.0f : (zp > 255.0f ? 255.0f : zp);
+            a_scale[(size_t)r * ngroups + g] = scale;
+            a_zp[(size_t)r * ngroups + g] = (int32_t)zp;
+            for (int p = k0; p < k1; p++) {
+                float u = rintf(xr[p] * inv) + zp;
+                u = u < 0.0f ? 0.0f : (u > 255.0f ? 255.0f : u);
+                qr[p] = (uint8_t)u;
+            }
+        }
+        for (int p = k; p < ldq; p++) qr[p] = 0;  // pad bytes meet zero weights
+    }
+}
+
+static void quantize_scalar(const float *x, int m, int k, int ldx, int g, uint8_t *q, int ldq, float *s, int32_t *z) {
+    quantize_body(x, m, k, ldx, g, q, ldq, s, z);
+}
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static void quantize_avx2(const float *x, int m, int k, int ldx, int g,
+                                                              uint8_t *q, int ldq, float *s, int32_t *z) {
+    quantize_body(x, m, k, ldx, g, q, ldq, s, z);
+}
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void quantize_avx512(const float *x, int m, int k, int ldx,
+                                                                                 int g, uint8_t *q, int ldq, float *s,
+                                                                                 int32_t *z) {
+    quantize_body(x, m, k, ldx, g, q, ldq, s, z);
+}
+#endif
+
+void embk_quantize_rows(embk_path path, const float *x, int m, int k, int ldx, int group,
+                        uint8_t *q, int ldq, float *a_scale, int32_t *a_zp) {
+#if defined(__x86_64__)
+    if (path == EMBK_PATH_AVX512VNNI) return quantize_avx512(x, m, k, ldx, group, q, ldq, a_scale, a_zp);
+    if (path == EMBK_PATH_AVX2) return quantize_avx2(x, m, k, ldx, group, q, ldq, a_scale, a_zp);
+#endif
+    quantize_scalar(x, m, k, ldx, group, q, ldq, a_scale, a_zp);
+}

@@ -1,0 +1,67 @@
+// `embcache bench encoder`: texts/s and tokens/s of the int8 encoder, measured the way
+// ../shared/tools/ort_anchor.py measures ONNX Runtime (the anchor): the file cut into batches of B,
+// one warm-up batch, then 3 timed repetitions of secs/3 each; the median is printed.
+// Scripts/bench-encoder runs both in one command, interleaved, and prints the ratios.
+import ArgumentParser
+import EmbModel
+import Foundation
+
+struct BenchEncoderCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "encoder",
+        abstract: "Encoder throughput: one line `encoder batch=B texts/s=X tokens/s=Y` per batch size, then peak RSS."
+    )
+
+    @Option(help: "A JSONL file of {\"text\": ...} lines.")
+    var input: String
+
+    @Option(help: "Comma-separated batch sizes.")
+    var batch: String = "1,32"
+
+    @Option(help: "Seconds per batch size (split over 3 repetitions).")
+    var secs: Double = 6
+
+    @Option(help: "Encoder threads.")
+    var threads: Int = 2
+
+    @Option(help: "The model folder.")
+    var model: String = ModelFiles.defaultDirectory
+
+    func run() throws {
+        let model = try EmbeddingModel(directory: self.model, threads: self.threads)
+        let texts = try JSONLines.texts(path: self.input).map(model.tokenize)
+        guard !texts.isEmpty else { throw ValidationErrorMessage("\(self.input) has no texts") }
+        print("encoder kernel=\(model.encoder.kernelName) threads=\(model.encoder.threads) load_s=\(String(format: "%.3f", model.loadSeconds))")
+        for size in self.batch.split(separator: ",").compactMap({ Int($0) }) where size > 0 {
+            let groups = stride(from: 0, to: max(texts.count - size + 1, 1), by: size).map { Array(texts[$0..<min($0 + size, texts.count)]) }
+            _ = model.encoder.embed(groups[0])
+            var runs: [(texts: Double, tokens: Double)] = []
+            for _ in 0..<3 {
+                var (n, t, k) = (0, 0, 0)
+                let start = DispatchTime.now().uptimeNanoseconds
+                var elapsed = 0.0
+                while elapsed < self.secs / 3 {
+                    let g = groups[n % groups.count]
+                    _ = model.encoder.embed(g)
+                    t += g.count
+                    k += g.reduce(0) { $0 + $1.count }
+                    n += 1
+                    elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                }
+                runs.append((Double(t) / elapsed, Double(k) / elapsed))
+            }
+            runs.sort { $0.texts < $1.texts }
+            print("encoder batch=\(size) texts/s=\(String(format: "%.1f", runs[1].texts)) tokens/s=\(Int(runs[1].tokens))")
+        }
+        print("peak_rss_mb=\(String(format: "%.1f", PeakRSS.megabytes()))")
+    }
+}
+
+/// Peak resident set size of this process (getrusage's ru_maxrss, in KiB on Linux).
+enum PeakRSS {
+    static func megabytes() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return Double(usage.ru_maxrss) / 1024
+    }
+}

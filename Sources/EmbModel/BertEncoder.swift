@@ -1,0 +1,133 @@
+// The BERT encoder of all-MiniLM-L6-v2: embeddings, 6 transformer layers, mean pooling, L2 norm.
+// Two precisions share this code: `.int8` (the product: int8 weights and activations, float
+// LayerNorm/softmax/GELU; see Linear.swift and Docs/kernel.md) and `.float32` (the plain reference
+// pass, kept as the test oracle).
+//
+// A batch is run without padding: the tokens of all texts are stacked into one (rows, 384) matrix for
+// the dense layers, and attention runs per text. Every row-wise step depends only on its own row, so
+// a text's vector is the same whatever batch it was computed in (bit for bit, on one machine).
+import CEmbKernels
+import Foundation
+import Synchronization
+
+/// Token ids in, unit vectors out.
+public final class BertEncoder: Sendable {
+    /// Which arithmetic the dense layers use.
+    public enum Precision: String, Sendable {
+        /// int8 weights and activations (the served path).
+        case int8
+        /// float32 everywhere (the reference pass).
+        case float32
+    }
+
+    /// The model's shape.
+    public let config: BertConfig
+    /// The arithmetic of the dense layers.
+    public let precision: Precision
+    /// The int8 kernel path in use ("avx512-vnni", "avx2", "scalar"), or "float32".
+    public let kernelName: String
+    /// Threads one forward pass uses.
+    public let threads: Int
+
+    let embeddings: Embeddings
+    let layers: [TransformerLayer]
+    private let workspace: Mutex<Workspace>
+    let pool: WorkerPool
+
+    /// Loads the weights of `files` and prepares them for `precision`. For `.int8`, each tensor's pages
+    /// are released as soon as it is quantized, so the float32 file never sits in memory whole.
+    public init(files: ModelFiles, config: BertConfig, precision: Precision = .int8, threads: Int = 2,
+                kernelPath: embk_path = embk_best_path()) throws {
+        let weights: SafeTensorsFile
+        do {
+            weights = try SafeTensorsFile(path: files.weights)
+        } catch let error as SafeTensorsError {
+            throw ModelError(.badWeights, "\(files.weights): \(error.message)")
+        }
+        func linear(_ prefix: String, outputs: Int, inputs: Int) throws -> any LinearLayer {
+            let w = try weights.float32(prefix + ".weight", shape: [outputs, inputs])
+            let b = try weights.float32(prefix + ".bias", shape: [outputs])
+            defer { weights.releasePages(of: prefix + ".weight") }
+            switch precision {
+            case .int8: return Int8Linear(weight: w, bias: b, outputs: outputs, inputs: inputs, path: kernelPath)
+            case .float32: return Float32Linear(weight: w, bias: b, outputs: outputs, inputs: inputs)
+            }
+        }
+        do {
+            self.embeddings = try Embeddings(weights, config: config, precision: precision)
+            let h = config.hiddenSize
+            self.layers = try (0..<config.layerCount).map { l in
+                let p = "encoder.layer.\(l)."
+                return TransformerLayer(
+                    qkv: try Self.fusedQKV(weights, prefix: p + "attention.self.", hidden: h, precision: precision, path: kernelPath),
+                    attentionOutput: try linear(p + "attention.output.dense", outputs: h, inputs: h),
+                    attentionNorm: try LayerNormWeights(weights, p + "attention.output.LayerNorm", width: h),
+                    intermediate: try linear(p + "intermediate.dense", outputs: config.intermediateSize, inputs: h),
+                    output: try linear(p + "output.dense", outputs: h, inputs: config.intermediateSize),
+                    outputNorm: try LayerNormWeights(weights, p + "output.LayerNorm", width: h)
+                )
+            }
+        } catch let error as SafeTensorsError {
+            throw ModelError(.badWeights, "\(files.weights): \(error.message)")
+        }
+        self.config = config
+        self.precision = precision
+        self.kernelName = precision == .int8 ? String(cString: embk_path_name(kernelPath)) : "float32"
+        self.threads = max(1, threads)
+        self.pool = WorkerPool(threads: self.threads)
+        self.workspace = Mutex(Workspace())
+    }
+
+    /// Query, key and value projections fused into one (3·hidden, hidden) layer: one GEMM instead of three.
+    private static func fusedQKV(_ weights: SafeTensorsFile, prefix: String, hidden h: Int, precision: Precision,
+                                 path: embk_path) throws -> any LinearLayer {
+        var w: [Float] = []
+        var b: [Float] = []
+        for part in ["query", "key", "value"] {
+            w += try weights.float32(prefix + part + ".weight", shape: [h, h])
+            b += try weights.float32(prefix + part + ".bias", shape: [h])
+            weights.releasePages(of: prefix + part + ".weight")
+        }
+        return w.withUnsafeBufferPointer { w in
+            b.withUnsafeBufferPointer { b -> any LinearLayer in
+                switch precision {
+                case .int8: return Int8Linear(weight: w, bias: b, outputs: 3 * h, inputs: h, path: path)
+                case .float32: return Float32Linear(weight: w, bias: b, outputs: 3 * h, inputs: h)
+                }
+            }
+        }
+    }
+
+    /// The unit vectors of a batch of token-id sequences (each as the tokenizer made it: [CLS] … [SEP],
+    /// at most `config.maxTokens` ids). Calls are serialized; a batch uses `threads` threads.
+    public func embed(_ batch: [[Int32]]) -> [[Float]] {
+        guard !batch.isEmpty else { return [] }
+        for ids in batch {
+            precondition(!ids.isEmpty && ids.count <= self.config.maxTokens, "token sequence of \(ids.count) ids")
+        }
+        return self.workspace.withLock { workspace in
+            self.forward(batch, workspace: workspace)
+        }
+    }
+}
+
+/// The weights of one transformer layer.
+struct TransformerLayer: Sendable {
+    let qkv: any LinearLayer
+    let attentionOutput: any LinearLayer
+    let attentionNorm: LayerNormWeights
+    let intermediate: any LinearLayer
+    let output: any LinearLayer
+    let outputNorm: LayerNormWeights
+}
+
+/// LayerNorm's gain and bias.
+struct LayerNormWeights: Sendable {
+    let gamma: [Float]
+    let beta: [Float]
+
+    init(_ weights: SafeTensorsFile, _ prefix: String, width: Int) throws {
+        self.gamma = Array(try weights.float32(prefix + ".weight", shape: [width]))
+        self.beta = Array(try weights.float32(prefix + ".bias", shape: [width]))
+    }
+}

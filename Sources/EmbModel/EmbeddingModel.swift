@@ -1,0 +1,50 @@
+// The served model as one value: files, fingerprint, tokenizer and encoder, loaded together.
+// This is what `embcache embed` and a node hold.
+import CEmbKernels
+import EmbHash
+import EmbTokenizer
+import Foundation
+
+/// A loaded model: text → token ids → vector.
+public final class EmbeddingModel: Sendable {
+    /// Width of the output vectors.
+    public static let dimension = 384
+
+    /// Where it was loaded from.
+    public let files: ModelFiles
+    /// The model's shape.
+    public let config: BertConfig
+    /// The tokenizer.
+    public let tokenizer: BertTokenizer
+    /// The encoder.
+    public let encoder: BertEncoder
+    /// Identifies model files and kernel scheme together (the cache keys' namespace).
+    public let fingerprint: ModelFingerprint
+    /// Seconds spent loading (read, quantize, pack).
+    public let loadSeconds: Double
+
+    /// Loads the model in `directory`. Throws ModelError/TokenizerError with a message saying what to fix.
+    public init(directory: String, precision: BertEncoder.Precision = .int8, threads: Int = 2) throws {
+        let start = DispatchTime.now()
+        self.files = try ModelFiles(directory: directory)
+        self.config = try BertConfig.load(directory: directory)
+        self.tokenizer = try BertTokenizer(vocabularyFile: self.files.vocabulary)
+        guard self.tokenizer.vocabularySize == self.config.vocabularySize else {
+            throw ModelError(.unsupportedModel, "vocab.txt has \(self.tokenizer.vocabularySize) tokens, config.json says \(self.config.vocabularySize)")
+        }
+        self.encoder = try BertEncoder(files: self.files, config: self.config, precision: precision, threads: threads)
+        let scheme = precision == .int8 ? Int8Scheme.id : "float32:v1"
+        self.fingerprint = try self.files.fingerprint(scheme: scheme)
+        self.loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+    }
+
+    /// The token ids the encoder sees for `text` (truncated to the model's maximum).
+    public func tokenize(_ text: String) -> [Int32] {
+        self.tokenizer.encode(text, maxTokens: self.config.maxTokens)
+    }
+
+    /// Vectors for texts, in order.
+    public func embed(_ texts: [String]) -> [[Float]] {
+        self.encoder.embed(texts.map(self.tokenize))
+    }
+}

@@ -1,0 +1,51 @@
+// Where a model lives on disk and what identifies it. The fingerprint is the contract's "model
+// identity": XXH3-128 over the weights, vocabulary and config files plus the quantization scheme, so a
+// different model or a different kernel scheme never serves another's vectors.
+import EmbHash
+import Foundation
+
+/// The files of one model folder (as `Scripts/fetch-model` unpacks it).
+public struct ModelFiles: Sendable {
+    /// The folder, e.g. `models/all-MiniLM-L6-v2`.
+    public let directory: String
+
+    /// The default folder, relative to the working directory.
+    public static let defaultDirectory = "models/all-MiniLM-L6-v2"
+
+    /// The safetensors weights.
+    public var weights: String { self.directory + "/model.safetensors" }
+    /// WordPiece vocabulary, one token a line.
+    public var vocabulary: String { self.directory + "/vocab.txt" }
+    /// The BERT config.
+    public var config: String { self.directory + "/config.json" }
+
+    /// Checks that the folder holds the files embcache needs; the error says how to fetch them.
+    public init(directory: String) throws {
+        self.directory = directory
+        for path in [self.weights, self.vocabulary, self.config] where !FileManager.default.fileExists(atPath: path) {
+            throw ModelError(
+                .missingFile,
+                "model file \(path) not found; fetch the model with Scripts/fetch-model "
+                    + "(or point --model at a folder holding model.safetensors, vocab.txt and config.json)"
+            )
+        }
+    }
+
+    /// The fingerprint of these files under quantization scheme `scheme` (e.g. `Int8Scheme.id`).
+    /// Streams the files (about 20 ms for this model), so call it once at load.
+    public func fingerprint(scheme: String) throws -> ModelFingerprint {
+        let hasher = XXH3Hasher128()
+        hasher.update("embcache-model\u{0}scheme=\(scheme)\u{0}")
+        for path in [self.weights, self.vocabulary, self.config] {
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                throw ModelError(.missingFile, "cannot read \(path)")
+            }
+            defer { try? handle.close() }
+            while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+                chunk.withUnsafeBytes { hasher.update($0) }
+            }
+            hasher.update("\u{0}")
+        }
+        return ModelFingerprint(hasher.finalize())
+    }
+}

@@ -1,0 +1,47 @@
+// Scratch memory of a forward pass, kept between calls and grown on demand, so a steady stream of
+// batches allocates nothing. Owned by one encoder and used under its lock.
+
+/// A growable, 64-byte aligned buffer of `T`.
+final class ScratchBuffer<T> {
+    private(set) var pointer: UnsafeMutablePointer<T>
+    private(set) var capacity: Int
+
+    init() {
+        self.capacity = 0
+        self.pointer = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64).bindMemory(to: T.self, capacity: 0)
+    }
+
+    deinit {
+        UnsafeMutableRawPointer(self.pointer).deallocate()
+    }
+
+    /// A buffer of at least `count` elements (contents undefined after growth).
+    func reserve(_ count: Int) -> UnsafeMutablePointer<T> {
+        if count > self.capacity {
+            UnsafeMutableRawPointer(self.pointer).deallocate()
+            let bytes = max(count, 1) * MemoryLayout<T>.stride
+            self.pointer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64).bindMemory(to: T.self, capacity: count)
+            self.capacity = count
+        }
+        return self.pointer
+    }
+}
+
+/// Every buffer one forward pass uses. Sizes are in elements; `rows` is the batch's total token count.
+final class Workspace {
+    let hidden = ScratchBuffer<Float>()  // (rows, hidden)   the residual stream
+    let qkv = ScratchBuffer<Float>()  // (rows, 3·hidden) fused query, key, value
+    let context = ScratchBuffer<Float>()  // (rows, hidden)   attention output before its dense layer
+    let sublayer = ScratchBuffer<Float>()  // (rows, hidden)   a dense layer's output before add & norm
+    let intermediate = ScratchBuffer<Float>()  // (rows, ffn)
+    let quantized = ScratchBuffer<UInt8>()  // (rows, ffn)     activations as uint8
+    let scales = ScratchBuffer<Float>()  // (rows, ffn / group)
+    let zeroPoints = ScratchBuffer<Int32>()  // (rows, ffn / group)
+    /// Per thread: attention scores (maxTokens²) and a transposed key block (headSize · maxTokens).
+    var attention: [(scores: ScratchBuffer<Float>, keys: ScratchBuffer<Float>)] = []
+
+    func attentionScratch(threads: Int) -> [(scores: ScratchBuffer<Float>, keys: ScratchBuffer<Float>)] {
+        while self.attention.count < threads { self.attention.append((ScratchBuffer(), ScratchBuffer())) }
+        return self.attention
+    }
+}

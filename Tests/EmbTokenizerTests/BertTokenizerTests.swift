@@ -1,0 +1,87 @@
+import EmbTokenizer
+import Foundation
+import Testing
+
+@Suite struct BertTokenizerTests {
+    let tokenizer: BertTokenizer
+
+    init() throws {
+        self.tokenizer = try BertTokenizer(vocabularyFile: TestData.vocabulary)
+    }
+
+    @Test func everyReferenceTextGetsHuggingFacesIDs() throws {
+        let cases = try TestData.cases(TestData.reference)
+        #expect(cases.count == 420)
+        var mismatches: [String] = []
+        for c in cases where self.tokenizer.encode(c.text) != c.input_ids {
+            mismatches.append(c.text)
+        }
+        #expect(mismatches.isEmpty, "mismatched texts: \(mismatches.prefix(5))")
+    }
+
+    @Test func everyHardCaseGetsHuggingFacesIDs() throws {
+        let cases = try TestData.cases(TestData.hardCases)
+        #expect(cases.count >= 150)
+        for c in cases {
+            let ids = self.tokenizer.encode(c.text)
+            #expect(ids == c.input_ids, "text: \(c.text.debugDescription)")
+        }
+    }
+
+    @Test func specialIDsComeFromTheVocabulary() {
+        #expect(self.tokenizer.clsID == 101)
+        #expect(self.tokenizer.sepID == 102)
+        #expect(self.tokenizer.padID == 0)
+        #expect(self.tokenizer.unkID == 100)
+        #expect(self.tokenizer.vocabularySize == 30522)
+    }
+
+    @Test func emptyTextIsClsThenSep() {
+        #expect(self.tokenizer.encode("") == [101, 102])
+    }
+
+    @Test func textsTheModelCannotTellApartGetTheSameIDs() {
+        #expect(self.tokenizer.encode("Hello  World") == self.tokenizer.encode("hello world"))
+    }
+
+    @Test func truncationKeepsAtMostTheRequestedTokens() {
+        let long = String(repeating: "word ", count: 1000)
+        let ids = self.tokenizer.encode(long)
+        #expect(ids.count == 256)
+        #expect(ids.first == 101 && ids.last == 102)
+        #expect(self.tokenizer.encode(long, maxTokens: 8).count == 8)
+    }
+
+    @Test func invalidUTF8IsRefused() {
+        for bad: [UInt8] in [[0xFF], [0xC3], [0xE2, 0x82], [0xED, 0xA0, 0x80], [0xC0, 0xAF], [0xF4, 0x90, 0x80, 0x80], [0x61, 0x80]] {
+            let ids = bad.withUnsafeBytes { self.tokenizer.encode(utf8: $0) }
+            #expect(ids == nil, "bytes \(bad)")
+        }
+        let ok = Array("héllo".utf8).withUnsafeBytes { self.tokenizer.encode(utf8: $0) }
+        #expect(ok == self.tokenizer.encode("héllo"))
+    }
+
+    @Test func aMissingVocabularyFileSaysHowToFetchIt() {
+        #expect(throws: TokenizerError.self) { try BertTokenizer(vocabularyFile: "/nonexistent/vocab.txt") }
+        do {
+            _ = try BertTokenizer(vocabularyFile: "/nonexistent/vocab.txt")
+        } catch let error as TokenizerError {
+            #expect(error.code == .missingFile)
+            #expect(error.message.contains("Scripts/fetch-model"))
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
+
+    @Test func aVocabularyWithoutSpecialTokensIsRefused() {
+        do {
+            _ = try BertTokenizer(vocabularyText: "hello\nworld\n")
+            Issue.record("accepted a vocabulary without [CLS]")
+        } catch let error as TokenizerError {
+            #expect(error.code == .badVocabulary)
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+        #expect(throws: TokenizerError.self) { try BertTokenizer(vocabularyText: "") }
+    }
+}

@@ -1,0 +1,31 @@
+// Locates the model and the shared reference data from this file's path, so tests run from any
+// working directory. A missing model fails the test with the command that fetches it.
+import Foundation
+
+enum TestData {
+    /// The package root (this file is Tests/EmbTokenizerTests/TestData.swift).
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+    static let vocabulary = root + "/models/all-MiniLM-L6-v2/vocab.txt"
+    static let reference = root + "/../shared/testdata/encoder/reference.public.jsonl"
+    static let hardCases = root + "/Tests/EmbTokenizerTests/Fixtures/hard_cases.jsonl"
+    static let shortWorkload = root + "/../shared/testdata/workloads/short.texts.jsonl"
+
+    struct Case: Decodable {
+        var text: String
+        var input_ids: [Int32]
+    }
+
+    /// The lines of a JSONL file of {"text", "input_ids", ...}.
+    static func cases(_ path: String) throws -> [Case] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw MissingFile(path: path)
+        }
+        return try data.split(separator: UInt8(ascii: "\n")).map { try JSONDecoder().decode(Case.self, from: Data($0)) }
+    }
+
+    struct MissingFile: Error, CustomStringConvertible {
+        var path: String
+        var description: String { "\(path) not found (run Scripts/fetch-model for the model; ../shared holds reference data)" }
+    }
+}
