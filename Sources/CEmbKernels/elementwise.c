@@ -1,5 +1,6 @@
 // Element-wise float kernels: LayerNorm(+residual), GELU, softmax. See embk_elementwise.h.
 #include "embk_elementwise.h"
+#include "embk_internal.h"
 #include <math.h>
 #include <string.h>
 
@@ -63,8 +64,8 @@ void embk_gelu(float *x, size_t count) {
 }
 
 EMBK_CLONES
-void embk_add_layernorm(const float *a, const float *b, float *out, int m, int n,
-                        const float *gamma, const float *beta, float eps) {
+static void add_layernorm_portable(const float *a, const float *b, float *out, int m, int n,
+                                   const float *gamma, const float *beta, float eps) {
     for (int r = 0; r < m; r++) {
         const float *ar = a + (size_t)r * n;
         const float *br = b ? b + (size_t)r * n : NULL;
@@ -89,7 +90,7 @@ void embk_add_layernorm(const float *a, const float *b, float *out, int m, int n
 }
 
 EMBK_CLONES
-void embk_softmax_rows(float *x, int m, int n, int ld) {
+static void softmax_rows_portable(float *x, int m, int n, int ld) {
     for (int r = 0; r < m; r++) {
         float *row = x + (size_t)r * ld;
         float max = row[0];
@@ -102,4 +103,25 @@ void embk_softmax_rows(float *x, int m, int n, int ld) {
         const float inv = 1.0f / sum;
         for (int i = 0; i < n; i++) row[i] *= inv;
     }
+}
+
+EMBK_CLONES
+void embk_transpose(const float *src, int rows, int cols, int lds, float *dst, int ldd) {
+    for (int c = 0; c < cols; c++)
+        for (int r = 0; r < rows; r++) dst[(size_t)c * ldd + r] = src[(size_t)r * lds + c];
+}
+
+void embk_add_layernorm(const float *a, const float *b, float *out, int m, int n,
+                        const float *gamma, const float *beta, float eps) {
+#if defined(__x86_64__)
+    if (embk_best_path() == EMBK_PATH_AVX512VNNI) return embk_add_layernorm_avx512(a, b, out, m, n, gamma, beta, eps);
+#endif
+    add_layernorm_portable(a, b, out, m, n, gamma, beta, eps);
+}
+
+void embk_softmax_rows(float *x, int m, int n, int ld) {
+#if defined(__x86_64__)
+    if (embk_best_path() == EMBK_PATH_AVX512VNNI) return embk_softmax_rows_avx512(x, m, n, ld);
+#endif
+    softmax_rows_portable(x, m, n, ld);
 }

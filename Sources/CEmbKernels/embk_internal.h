@@ -46,4 +46,10 @@ void embk_sums_scalar(int m, const uint8_t *a, int lda, const embk_packed_header
 void embk_sums_avx2(int m, const uint8_t *a, int lda, const embk_packed_header *h, int32_t *s);
 void embk_sums_avx512(int m, const uint8_t *a, int lda, const embk_packed_header *h, int32_t *s);
 
+void embk_sgemm_nn_avx512(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                          float *c, int ldc, int accumulate);
+void embk_softmax_rows_avx512(float *x, int m, int n, int ld);
+void embk_add_layernorm_avx512(const float *a, const float *b, float *out, int m, int n,
+                               const float *gamma, const float *beta, float eps);
+
 #endif

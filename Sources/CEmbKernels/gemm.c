@@ -67,10 +67,10 @@ void embk_gemm_group_sums(embk_path path, int m, int n, int k, int group, const 
 }
 
 #if defined(__x86_64__) && defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+__attribute__((target_clones("arch=x86-64-v3", "default")))
 #endif
-void embk_sgemm_nn(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
-                   float *c, int ldc, int accumulate) {
+static void sgemm_nn_portable(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                            float *c, int ldc, int accumulate) {
     // Row by row, as axpys over C's row: vectorizes over j with no horizontal sums, and a C row
     // (≤ 1536 floats) stays in L1 across the k updates.
     for (int i = 0; i < m; i++) {
@@ -82,4 +82,13 @@ void embk_sgemm_nn(int m, int n, int k, float alpha, const float *a, int lda, co
             for (int j = 0; j < n; j++) cr[j] += av * br[j];
         }
     }
+}
+
+void embk_sgemm_nn(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                   float *c, int ldc, int accumulate) {
+#if defined(__x86_64__)
+    if (embk_best_path() == EMBK_PATH_AVX512VNNI)
+        return embk_sgemm_nn_avx512(m, n, k, alpha, a, lda, b, ldb, c, ldc, accumulate);
+#endif
+    sgemm_nn_portable(m, n, k, alpha, a, lda, b, ldb, c, ldc, accumulate);
 }

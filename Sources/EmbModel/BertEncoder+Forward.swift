@@ -67,9 +67,7 @@ extension BertEncoder {
                 let q = rows + head * d  // (t, d), stride 3h
                 let k = rows + h + head * d
                 let v = rows + 2 * h + head * d
-                for j in 0..<t {  // Kᵀ: (d, t)
-                    for c in 0..<d { keys[c * t + j] = k[j * 3 * h + c] }
-                }
+                embk_transpose(k, Int32(t), Int32(d), Int32(3 * h), keys, Int32(t))  // Kᵀ: (d, t)
                 embk_sgemm_nn(Int32(t), Int32(t), Int32(d), scale, q, Int32(3 * h), keys, Int32(t), scores, Int32(t), 0)
                 embk_softmax_rows(scores, Int32(t), Int32(t), Int32(t))
                 embk_sgemm_nn(Int32(t), Int32(d), Int32(t), 1, scores, Int32(t), v, Int32(3 * h),

@@ -18,6 +18,9 @@ void embk_gelu(float *x, size_t count);
 // Each of m rows (n floats, stride ld): x = exp(x - max) / sum, in place.
 void embk_softmax_rows(float *x, int m, int n, int ld);
 
+// dst (cols, ldd) = srcᵀ where src is (rows, cols) with row stride lds.
+void embk_transpose(const float *src, int rows, int cols, int lds, float *dst, int ldd);
+
 // Our erf and exp, exposed for tests (max abs error vs libm: erf 4e-7, exp 1e-7 relative).
 float embk_erf(float x);
 float embk_exp(float x);
