@@ -78,7 +78,7 @@ enum RESPScan {
         return Int(magnitude)
     }
 
-    /// The offset of the first CR of a CRLF at or after `start`, searching at most `limit` bytes.
+    /// The result of looking for the CRLF that ends a line.
     enum Line: Equatable {
         case needMoreData
         case tooLong
@@ -87,6 +87,7 @@ enum RESPScan {
         case line(end: Int)
     }
 
+    /// Finds the first CR at or after `start`, within `limit` bytes of content, and checks the LF after it.
     static func line(_ bytes: UnsafeRawBufferPointer, from start: Int, limit: Int) -> Line {
         var index = start
         let end = bytes.count

@@ -1,0 +1,194 @@
+import CEmbKernels
+import Foundation
+import Testing
+
+/// Every int8 path this CPU runs must give exactly the scalar twin's integer sums and, since the
+/// epilogue is exact up to one fused multiply-add in a fixed order, the same floats.
+@Suite struct KernelAgreementTests {
+    static let paths = [EMBK_PATH_SCALAR, EMBK_PATH_AVX2, EMBK_PATH_AVX512VNNI].filter { embk_path_available($0) != 0 }
+
+    /// SplitMix64: a seeded generator, so a failure reproduces.
+    struct Rng: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            self.state &+= 0x9E37_79B9_7F4A_7C15
+            var z = self.state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    struct Packed {
+        let n, k, group: Int
+        let pointer: UnsafeMutableRawPointer
+        init(weights: [Float], n: Int, k: Int, group: Int) {
+            let groups = (k + group - 1) / group
+            var q = [Int8](repeating: 0, count: n * k)
+            var s = [Float](repeating: 0, count: n * groups)
+            embk_quantize_weights(weights, Int32(n), Int32(k), Int32(group), &q, &s)
+            self.init(q: q, scales: s, n: n, k: k, group: group)
+        }
+        init(q: [Int8], scales: [Float], n: Int, k: Int, group: Int) {
+            (self.n, self.k, self.group) = (n, k, group)
+            self.pointer = UnsafeMutableRawPointer.allocate(byteCount: embk_packed_size(Int32(n), Int32(k), Int32(group)), alignment: 64)
+            embk_pack_weights(q, scales, Int32(n), Int32(k), Int32(group), self.pointer)
+        }
+        func free() { self.pointer.deallocate() }
+    }
+
+    func sums(_ path: embk_path, _ a: [UInt8], m: Int, lda: Int, _ w: Packed) -> [Int32] {
+        var s = [Int32](repeating: 0, count: m * w.n * ((w.k + w.group - 1) / w.group))
+        embk_gemm_group_sums(path, Int32(m), Int32(w.n), Int32(w.k), Int32(w.group), a, Int32(lda), w.pointer, &s)
+        return s
+    }
+
+    @Test func pathsUnderTestAreNamed() {
+        #expect(Self.paths.contains(EMBK_PATH_SCALAR))
+        print("int8 paths under test: \(Self.paths.map { String(cString: embk_path_name($0)) })")
+    }
+
+    @Test func allPathsGiveTheScalarSumsAndOutputsOnRandomOddShapes() {
+        var rng = Rng(state: 42)
+        for trial in 0..<200 {
+            var (m, n, k) = (Int.random(in: 1...37, using: &rng), Int.random(in: 1...70, using: &rng), Int.random(in: 1...100, using: &rng))
+            var group = [4, 8, 64][Int.random(in: 0..<3, using: &rng)]
+            if trial % 40 == 0 { (m, n, k, group) = (13, 384, 1536, 64) }
+            let w = Packed(weights: (0..<n * k).map { _ in Float.random(in: -1...1, using: &rng) }, n: n, k: k, group: group)
+            defer { w.free() }
+            let x = (0..<m * k).map { _ in Float.random(in: -3...3, using: &rng) }
+            let ldq = (k + 3) / 4 * 4
+            let groups = (k + group - 1) / group
+            var reference: ([UInt8], [Float], [Int32])? = nil
+            for path in Self.paths {
+                var q = [UInt8](repeating: 7, count: m * ldq)
+                var scale = [Float](repeating: 0, count: m * groups)
+                var zp = [Int32](repeating: 0, count: m * groups)
+                embk_quantize_rows(path, x, Int32(m), Int32(k), Int32(k), Int32(group), &q, Int32(ldq), &scale, &zp)
+                if let r = reference {
+                    #expect(q == r.0 && scale == r.1 && zp == r.2, "quantization differs on \(String(cString: embk_path_name(path)))")
+                } else {
+                    reference = (q, scale, zp)
+                }
+            }
+            let (q, scale, zp) = reference!
+            let expected = self.sums(EMBK_PATH_SCALAR, q, m: m, lda: ldq, w)
+            let bias = (0..<n).map { _ in Float.random(in: -1...1, using: &rng) }
+            var scalarOut = [Float](repeating: 0, count: m * n)
+            embk_gemm(EMBK_PATH_SCALAR, Int32(m), Int32(n), Int32(k), Int32(group), q, Int32(ldq), scale, zp, w.pointer,
+                      trial % 2 == 0 ? bias : nil, &scalarOut, Int32(n), 0, Int32(n))
+            for path in Self.paths.dropFirst() {
+                #expect(self.sums(path, q, m: m, lda: ldq, w) == expected, "m\(m) n\(n) k\(k) g\(group) \(String(cString: embk_path_name(path)))")
+                var out = [Float](repeating: .nan, count: m * n)
+                // Two column ranges, split at a panel boundary, as the encoder's threads do.
+                let split = min(n, Int(EMBK_PANEL) * max(1, n / 32))
+                for (lo, hi) in [(0, split), (split, n)] where lo < hi {
+                    embk_gemm(path, Int32(m), Int32(n), Int32(k), Int32(group), q, Int32(ldq), scale, zp, w.pointer,
+                              trial % 2 == 0 ? bias : nil, &out, Int32(n), Int32(lo), Int32(hi))
+                }
+                #expect(out == scalarOut, "outputs differ: m\(m) n\(n) k\(k) g\(group) \(String(cString: embk_path_name(path)))")
+            }
+        }
+    }
+
+    @Test func extremesOfInt8DoNotOverflowOrSaturate() {
+        let (m, n, k, group) = (5, 33, 512, 512)
+        for weight: Int8 in [127, -127] {
+            let w = Packed(q: [Int8](repeating: weight, count: n * k), scales: [Float](repeating: 1, count: n), n: n, k: k, group: group)
+            defer { w.free() }
+            for byte: UInt8 in [255, 0, 1] {
+                let a = [UInt8](repeating: byte, count: m * k)
+                let exact = Int32(byte) * Int32(weight) * Int32(k)
+                for path in Self.paths {
+                    #expect(self.sums(path, a, m: m, lda: k, w).allSatisfy { $0 == exact }, "\(byte)×\(weight) on \(String(cString: embk_path_name(path)))")
+                }
+            }
+        }
+    }
+
+    @Test func theFloatOutputApproximatesTheFloatProduct() {
+        var rng = Rng(state: 7)
+        let (m, n, k) = (9, 50, 384)
+        let wf = (0..<n * k).map { _ in Float.random(in: -0.1...0.1, using: &rng) }
+        let x = (0..<m * k).map { _ in Float.random(in: -2...2, using: &rng) }
+        let w = Packed(weights: wf, n: n, k: k, group: 64)
+        defer { w.free() }
+        var q = [UInt8](repeating: 0, count: m * k)
+        var s = [Float](repeating: 0, count: m * 6)
+        var z = [Int32](repeating: 0, count: m * 6)
+        embk_quantize_rows(embk_best_path(), x, Int32(m), Int32(k), Int32(k), 64, &q, Int32(k), &s, &z)
+        var out = [Float](repeating: 0, count: m * n)
+        embk_gemm(embk_best_path(), Int32(m), Int32(n), Int32(k), 64, q, Int32(k), s, z, w.pointer, nil, &out, Int32(n), 0, Int32(n))
+        var worst = 0.0
+        var scaleOfValues = 0.0
+        for i in 0..<m {
+            for j in 0..<n {
+                var r = 0.0
+                for p in 0..<k { r += Double(x[i * k + p]) * Double(wf[j * k + p]) }
+                worst = max(worst, abs(r - Double(out[i * n + j])))
+                scaleOfValues = max(scaleOfValues, abs(r))
+            }
+        }
+        // Two 8-bit quantizations over 64-wide groups: errors of ~1% of the largest value, not more.
+        #expect(worst <= 0.02 * scaleOfValues, "worst \(worst) of \(scaleOfValues)")
+    }
+
+    @Test func quantizationHandlesZeroConstantAndOneSidedGroups() {
+        let k = 16
+        let rows: [[Float]] = [
+            [Float](repeating: 0, count: k), [Float](repeating: 2.5, count: k), [Float](repeating: -1, count: k),
+            (0..<k).map { Float($0) }, (0..<k).map { -Float($0) * 0.1 },
+        ]
+        for path in Self.paths {
+            var q = [UInt8](repeating: 9, count: rows.count * 20)
+            var s = [Float](repeating: 0, count: rows.count * 2)
+            var z = [Int32](repeating: 0, count: rows.count * 2)
+            embk_quantize_rows(path, rows.flatMap { $0 }, Int32(rows.count), Int32(k), Int32(k), 8, &q, 20, &s, &z)
+            for (r, row) in rows.enumerated() {
+                for (i, v) in row.enumerated() {
+                    let g = r * 2 + i / 8
+                    let back = s[g] * Float(Int32(q[r * 20 + i]) - z[g])
+                    #expect(abs(back - v) <= s[g] / 2 + 1e-6, "row \(r) value \(v) came back as \(back)")
+                }
+                #expect(q[(r * 20 + 16)..<(r * 20 + 20)].allSatisfy { $0 == 0 }, "pad bytes are written")
+            }
+            #expect(s[0] == 0 && z[0] == 0, "an all-zero group has scale 0")
+        }
+    }
+
+    @Test func floatGEMMMatchesADoubleLoop() {
+        var rng = Rng(state: 3)
+        for (m, n, k) in [(1, 1, 1), (5, 33, 7), (115, 115, 32), (115, 32, 115), (3, 17, 64)] {
+            let a = (0..<m * k).map { _ in Float.random(in: -1...1, using: &rng) }
+            let b = (0..<k * n).map { _ in Float.random(in: -1...1, using: &rng) }
+            var c = [Float](repeating: 1, count: m * n)
+            embk_sgemm_nn(Int32(m), Int32(n), Int32(k), 0.5, a, Int32(k), b, Int32(n), &c, Int32(n), 1)
+            for i in 0..<m {
+                for j in 0..<n {
+                    var r = 1.0
+                    for p in 0..<k { r += 0.5 * Double(a[i * k + p]) * Double(b[p * n + j]) }
+                    #expect(abs(r - Double(c[i * n + j])) <= 1e-4 * Double(k), "(\(m),\(n),\(k)) [\(i),\(j)]")
+                }
+            }
+        }
+    }
+
+    @Test func erfAndExpMatchTheCLibrary() {
+        var x: Float = -10
+        while x < 10 {
+            #expect(abs(Double(embk_erf(x)) - erf(Double(x))) <= 5e-7, "erf(\(x))")
+            #expect(abs(Double(embk_exp(x)) - exp(Double(x))) <= 2e-7 * exp(Double(x)), "exp(\(x))")
+            x += 0.01
+        }
+    }
+
+    @Test func softmaxRowsSumToOne() {
+        var rows: [Float] = (0..<3 * 40).map { Float($0 % 17) - 8 }
+        embk_softmax_rows(&rows, 3, 37, 40)
+        for r in 0..<3 {
+            let sum = rows[(r * 40)..<(r * 40 + 37)].reduce(0, +)
+            #expect(abs(sum - 1) < 1e-5)
+        }
+        #expect(rows[37] == Float(37 % 17) - 8, "columns past n are untouched")
+    }
+}

@@ -1,0 +1,36 @@
+// Locates the model and the shared reference data from this file's path.
+import Foundation
+
+enum TestData {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+    static let modelDirectory = root + "/models/all-MiniLM-L6-v2"
+    static let reference = root + "/../shared/testdata/encoder/reference.public.jsonl"
+
+    struct Reference: Decodable {
+        var text: String
+        var input_ids: [Int32]
+        var embedding: [Float]
+    }
+
+    static func references() throws -> [Reference] {
+        guard let data = FileManager.default.contents(atPath: reference) else {
+            throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: reference])
+        }
+        return try data.split(separator: UInt8(ascii: "\n")).map { try JSONDecoder().decode(Reference.self, from: Data($0)) }
+    }
+
+    static func cosine(_ a: [Float], _ b: [Float]) -> Double {
+        var (ab, aa, bb) = (0.0, 0.0, 0.0)
+        for (x, y) in zip(a, b) {
+            ab += Double(x) * Double(y)
+            aa += Double(x) * Double(x)
+            bb += Double(y) * Double(y)
+        }
+        return ab / (aa.squareRoot() * bb.squareRoot())
+    }
+
+    static func norm(_ a: [Float]) -> Double {
+        a.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
+    }
+}
