@@ -16,8 +16,9 @@ final class WorkerPool: @unchecked Sendable {
     private let condition = NSCondition()
     /// The current step's body; written before `generation` is bumped (release), read after (acquire).
     private var job: ((Int) -> Void)?
-    /// Spins before a worker sleeps: about 50-100 µs.
-    private static let spinLimit = 20_000
+    /// Spins before a worker sleeps: a few hundred microseconds, longer than the serial gaps between
+    /// the steps of a pass, so a busy encoder never pays a wake-up.
+    private static let spinLimit = 200_000
 
     init(threads: Int) {
         self.threads = max(1, threads)
