@@ -40,6 +40,8 @@ let package = Package(
         // Leaf modules: no I/O, no logging.
         .target(name: "EmbHash", dependencies: ["CXXHash"], swiftSettings: swiftSettings),
         .target(name: "EmbTokenizer", swiftSettings: swiftSettings),
+        .target(name: "EmbLRU", swiftSettings: swiftSettings),
+        .target(name: "EmbSingleFlight", swiftSettings: swiftSettings),
         .target(name: "EmbModel", dependencies: ["CEmbKernels", "EmbTokenizer", "EmbHash"], swiftSettings: swiftSettings),
 
         .executableTarget(
@@ -58,6 +60,8 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "EmbLRUTests", dependencies: ["EmbLRU"], swiftSettings: swiftSettings),
+        .testTarget(name: "EmbSingleFlightTests", dependencies: ["EmbSingleFlight"], swiftSettings: swiftSettings),
         .testTarget(name: "CEmbKernelsTests", dependencies: ["CEmbKernels"], swiftSettings: swiftSettings),
         .testTarget(name: "EmbModelTests", dependencies: ["EmbModel", "CEmbKernels"], swiftSettings: swiftSettings),
     ]
