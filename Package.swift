@@ -35,6 +35,7 @@ let package = Package(
         // C libraries from Debian, each behind one C-prefixed module.
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
         // Our int8 kernels: baseline flags, per-function target attributes, runtime dispatch.
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .target(name: "CEmbKernels"),
 
         // Leaf modules: no I/O, no logging.
@@ -42,6 +43,8 @@ let package = Package(
         .target(name: "EmbTokenizer", swiftSettings: swiftSettings),
         .target(name: "EmbLRU", swiftSettings: swiftSettings),
         .target(name: "EmbSingleFlight", swiftSettings: swiftSettings),
+        .target(name: "EmbRESP", dependencies: [nio], swiftSettings: swiftSettings),
+        .target(name: "EmbRedis", dependencies: ["CHiredis", logging], swiftSettings: swiftSettings),
         .target(name: "EmbModel", dependencies: ["CEmbKernels", "EmbTokenizer", "EmbHash"], swiftSettings: swiftSettings),
 
         .executableTarget(
@@ -62,6 +65,13 @@ let package = Package(
         ),
         .testTarget(name: "EmbLRUTests", dependencies: ["EmbLRU"], swiftSettings: swiftSettings),
         .testTarget(name: "EmbSingleFlightTests", dependencies: ["EmbSingleFlight"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EmbRESPTests",
+            dependencies: ["EmbRESP", nio, .product(name: "NIOEmbedded", package: "swift-nio"),
+                           .product(name: "NIOTestUtils", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "EmbRedisTests", dependencies: ["EmbRedis"], swiftSettings: swiftSettings),
         .testTarget(name: "CEmbKernelsTests", dependencies: ["CEmbKernels"], swiftSettings: swiftSettings),
         .testTarget(name: "EmbModelTests", dependencies: ["EmbModel", "CEmbKernels"], swiftSettings: swiftSettings),
     ]

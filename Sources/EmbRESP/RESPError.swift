@@ -43,15 +43,15 @@ public struct RESPError: Error, Hashable, Sendable, CustomStringConvertible {
     /// `CODE message`, as the client sees it after the leading `-`.
     public var description: String { "\(self.replyCode) \(self.message)" }
 
-    static func argumentTooLong(index: Int, length: Int, limit: Int) -> RESPError {
+    public static func argumentTooLong(index: Int, length: Int, limit: Int) -> RESPError {
         RESPError(code: .argumentTooLong, message: "argument \(index) is \(length) bytes, the limit is \(limit)")
     }
 
-    static func tooManyArguments(count: Int, limit: Int) -> RESPError {
+    public static func tooManyArguments(count: Int, limit: Int) -> RESPError {
         RESPError(code: .tooManyArguments, message: "request has \(count) arguments, the limit is \(limit)")
     }
 
-    static let unbalancedQuotes = RESPError(
+    public static let unbalancedQuotes = RESPError(
         code: .unbalancedQuotes,
         message: "Protocol error: unbalanced quotes in request"
     )
@@ -98,39 +98,39 @@ public struct RESPProtocolError: Error, Hashable, Sendable, CustomStringConverti
     /// `ERR message`, as the client sees it after the leading `-`.
     public var description: String { "ERR \(self.message)" }
 
-    static let invalidMultibulkLength = RESPProtocolError(
+    public static let invalidMultibulkLength = RESPProtocolError(
         code: .invalidMultibulkLength,
         message: "Protocol error: invalid multibulk length"
     )
-    static let invalidBulkLength = RESPProtocolError(
+    public static let invalidBulkLength = RESPProtocolError(
         code: .invalidBulkLength,
         message: "Protocol error: invalid bulk length"
     )
-    static let invalidCRLF = RESPProtocolError(code: .invalidCRLF, message: "Protocol error: invalid CRLF in request")
-    static let tooBigInlineRequest = RESPProtocolError(
+    public static let invalidCRLF = RESPProtocolError(code: .invalidCRLF, message: "Protocol error: invalid CRLF in request")
+    public static let tooBigInlineRequest = RESPProtocolError(
         code: .tooBigInlineRequest,
         message: "Protocol error: too big inline request"
     )
 
     /// `Protocol error: expected '$', got 'X'`. Printable ASCII is shown as is (as Redis's `%c`); any other
     /// byte as `\xHH`, so a NUL or CR never ends up inside the error line.
-    static func unexpectedType(got byte: UInt8) -> RESPProtocolError {
+    public static func unexpectedType(got byte: UInt8) -> RESPProtocolError {
         RESPProtocolError(code: .unexpectedType, message: "Protocol error: expected '$', got '\(printable(byte))'")
     }
 
-    static func unknownReplyType(_ byte: UInt8) -> RESPProtocolError {
+    public static func unknownReplyType(_ byte: UInt8) -> RESPProtocolError {
         RESPProtocolError(code: .unknownReplyType, message: "Protocol error: invalid reply type '\(printable(byte))'")
     }
 
-    static func nestingTooDeep(limit: Int) -> RESPProtocolError {
+    public static func nestingTooDeep(limit: Int) -> RESPProtocolError {
         RESPProtocolError(code: .nestingTooDeep, message: "Protocol error: reply nested deeper than \(limit)")
     }
 
-    static func invalidNumber(_ what: String) -> RESPProtocolError {
+    public static func invalidNumber(_ what: String) -> RESPProtocolError {
         RESPProtocolError(code: .invalidNumber, message: "Protocol error: invalid \(what)")
     }
 
-    static func lineTooLong(limit: Int) -> RESPProtocolError {
+    public static func lineTooLong(limit: Int) -> RESPProtocolError {
         RESPProtocolError(code: .lineTooLong, message: "Protocol error: reply line longer than \(limit) bytes")
     }
 

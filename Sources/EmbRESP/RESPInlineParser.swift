@@ -13,10 +13,11 @@
 
 import NIOCore
 
-enum RESPInlineParser {
+/// Redis's inline command syntax (sdssplitargs), public for tools and tests.
+public enum RESPInlineParser {
     /// The arguments of `line` (CR/LF already removed), or nil for unbalanced quotes.
     /// An empty or all-blank line gives an empty array.
-    static func split(_ line: ByteBuffer) -> [ByteBuffer]? {
+    public static func split(_ line: ByteBuffer) -> [ByteBuffer]? {
         let tokens = line.withUnsafeReadableBytes { splitTokens($0) }
         guard let tokens else { return nil }
         return tokens.map { token in
@@ -29,7 +30,8 @@ enum RESPInlineParser {
         }
     }
 
-    enum Token: Equatable {
+    /// One argument of a line.
+    public enum Token: Equatable, Sendable {
         /// An argument that is exactly these bytes of the line.
         case slice(Range<Int>)
         /// An argument that had quotes or escapes.
@@ -37,7 +39,7 @@ enum RESPInlineParser {
     }
 
     /// sdssplitargs over raw bytes; nil when quotes don't balance.
-    static func splitTokens(_ raw: UnsafeRawBufferPointer) -> [Token]? {
+    public static func splitTokens(_ raw: UnsafeRawBufferPointer) -> [Token]? {
         let end = raw.firstIndex(of: 0) ?? raw.count
         // `at` reads like C's `*(p + k)`: past the end there is a NUL.
         func at(_ index: Int) -> UInt8 { index < end ? raw[index] : 0 }

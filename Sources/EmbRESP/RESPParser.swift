@@ -216,11 +216,13 @@ public struct RESPParser: Sendable {
             let skip = min(remaining, buffer.readableBytes)
             buffer.moveReaderIndex(forwardBy: skip)
             if skip < remaining {
-                self.state = .discarding(Discard(
-                    argumentsLeft: discard.argumentsLeft,
-                    phase: .payload(remaining: remaining - skip),
-                    error: discard.error
-                ))
+                self.state = .discarding(
+                    Discard(
+                        argumentsLeft: discard.argumentsLeft,
+                        phase: .payload(remaining: remaining - skip),
+                        error: discard.error
+                    )
+                )
                 return .needMoreData
             }
             discard.phase = .crlf
@@ -281,7 +283,9 @@ public struct RESPParser: Sendable {
             }
             if let index = arguments.firstIndex(where: { $0.readableBytes > self.limits.maxBulkLength }) {
                 let length = arguments[index].readableBytes
-                return .frame(.rejected(.argumentTooLong(index: index, length: length, limit: self.limits.maxBulkLength)))
+                return .frame(
+                    .rejected(.argumentTooLong(index: index, length: length, limit: self.limits.maxBulkLength))
+                )
             }
             return .frame(.command(RESPCommand(arguments: arguments, framing: .inline)))
         }

@@ -68,7 +68,9 @@ private struct Walker {
             let skip = !build && (type == UInt8(ascii: "+") || type == UInt8(ascii: "-"))
             return (skip ? nil : try self.simple(type, line), end)
         case UInt8(ascii: ":"):
-            guard let (number, end) = try self.integer(offset + 1, what: "integer") else { return nil }
+            guard let (number, end) = try self.integer(offset + 1, invalid: .invalidNumber("integer")) else {
+                return nil
+            }
             return (.integer(number), end)
         case UInt8(ascii: "$"), UInt8(ascii: "!"), UInt8(ascii: "="):
             return try self.blob(type, offset + 1, build: build)
@@ -89,10 +91,11 @@ private struct Walker {
         }
     }
 
-    private func integer(_ start: Int, what: String) throws(RESPProtocolError) -> (Int, Int)? {
+    /// `<integer>\r\n` at `start`; a malformed number throws `invalid` (its meaning depends on the type).
+    private func integer(_ start: Int, invalid: RESPProtocolError) throws(RESPProtocolError) -> (Int, Int)? {
         switch RESPScan.integerLine(self.bytes, from: start) {
         case .needMoreData: return nil
-        case .invalid: throw .invalidNumber(what)
+        case .invalid: throw invalid
         case .invalidCRLF: throw .invalidCRLF
         case .value(let number, let next): return (number, next)
         }
@@ -126,7 +129,7 @@ private struct Walker {
 
     /// `$`, `!` (blob error) and `=` (verbatim, `fmt:` prefix dropped).
     private func blob(_ type: UInt8, _ start: Int, build: Bool) throws(RESPProtocolError) -> (RESPValue?, Int)? {
-        guard let (length, payload) = try self.integer(start, what: "bulk length") else { return nil }
+        guard let (length, payload) = try self.integer(start, invalid: .invalidBulkLength) else { return nil }
         if length == -1 && type == UInt8(ascii: "$") {
             return (.bulkString(nil), payload)
         }
@@ -160,7 +163,7 @@ private struct Walker {
         depth: Int,
         build: Bool
     ) throws(RESPProtocolError) -> (RESPValue?, Int)? {
-        guard let (count, first) = try self.integer(start, what: "multibulk length") else { return nil }
+        guard let (count, first) = try self.integer(start, invalid: .invalidMultibulkLength) else { return nil }
         if count == -1 && type == UInt8(ascii: "*") {
             return (.array(nil), first)
         }

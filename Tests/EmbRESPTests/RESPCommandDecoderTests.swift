@@ -6,7 +6,7 @@ import NIOEmbedded
 import NIOTestUtils
 import Testing
 
-@testable import EmbRESP
+import EmbRESP
 
 @Suite struct RESPCommandDecoderTests {
     @Test func splitFramesDecodeTheSameHoweverTheyArrive() throws {
@@ -14,7 +14,7 @@ import Testing
         // buffer, in shuffled order; every way must give the same frames.
         let pairs: [(String, [RESPFrame])] = [
             (wire("GET", "key"), [command("GET", "key")]),
-            (wire("EMBED", "hello world"), [command("EMBED", "hello world")]),
+            (wire("EMBED", "hi world"), [command("EMBED", "hi world")]),  // exactly the 8-byte limit
             (wire("SET", "", "v"), [command("SET", "", "v")]),
             ("PING\r\n", [inline("PING")]),
             ("EMBED \"a b\" 'c d'\n", [inline("EMBED", "a b", "c d")]),

@@ -6,7 +6,7 @@
 import NIOCore
 import Testing
 
-@testable import EmbRESP
+import EmbRESP
 
 struct HostileCase: Sendable, CustomTestStringConvertible {
     let name: String
@@ -123,7 +123,11 @@ let quotesTable: [HostileCase] = [
         "set foo \"b\"a\"r\r\nping\r\n",
         frames: [.rejected(.unbalancedQuotes), inline("ping")]
     ),
-    HostileCase("Unterminated double quote", "get \"abc\r\nping\n", frames: [.rejected(.unbalancedQuotes), inline("ping")]),
+    HostileCase(
+        "Unterminated double quote",
+        "get \"abc\r\nping\n",
+        frames: [.rejected(.unbalancedQuotes), inline("ping")]
+    ),
 ]
 
 @Suite struct RESPHostileInputTests {

@@ -5,7 +5,7 @@
 import NIOCore
 import Testing
 
-@testable import EmbRESP
+import EmbRESP
 
 @Suite struct RESPLimitsTests {
     private let atBound = String(repeating: "a", count: 8)  // smallLimits.maxBulkLength
@@ -81,10 +81,11 @@ import Testing
         }
         // With the 8-byte argument limit the line still fits, but its argument doesn't: refused, not fatal.
         #expect(
-            decode(line + "\r\n", limits: smallLimits) == Decoded(
-                frames: [.rejected(.argumentTooLong(index: 1, length: 27, limit: 8))],
-                fatal: nil
-            )
+            decode(line + "\r\n", limits: smallLimits)
+                == Decoded(
+                    frames: [.rejected(.argumentTooLong(index: 1, length: 27, limit: 8))],
+                    fatal: nil
+                )
         )
     }
 

@@ -3,7 +3,7 @@
 
 import NIOCore
 
-@testable import EmbRESP
+import EmbRESP
 
 /// What a stream of bytes decoded to: the frames in order, then the fatal error if one was thrown.
 struct Decoded: Equatable, Sendable {

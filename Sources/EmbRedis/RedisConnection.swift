@@ -1,0 +1,105 @@
+// One blocking hiredis connection, owned by one thread. The only file that sees hiredis types:
+// replies are copied into `RedisReply` values and freed (freeReplyObject) right where they are read.
+import CHiredis
+import Foundation
+
+/// A reply, copied out of hiredis.
+public enum RedisReply: Sendable, Equatable {
+    case string([UInt8])
+    case status(String)
+    case error(String)
+    case integer(Int)
+    case array([RedisReply])
+    case null
+}
+
+/// A blocking connection with connect and command timeouts. Not thread-safe: one owner.
+final class RedisConnection {
+    private let context: UnsafeMutablePointer<redisContext>
+
+    /// Connects (and selects `db` when it is not 0); nil when Redis cannot be reached in time.
+    init?(host: String, port: Int, db: Int, connectTimeout: Double, commandTimeout: Double) {
+        guard let c = redisConnectWithTimeout(host, Int32(port), Self.timeval(connectTimeout)) else { return nil }
+        guard c.pointee.err == 0 else {
+            redisFree(c)
+            return nil
+        }
+        self.context = c
+        redisSetTimeout(c, Self.timeval(commandTimeout))
+        if db != 0 {
+            guard case .status = self.command(["SELECT", "\(db)"].map { Array($0.utf8) }) else { return nil }
+        }
+    }
+
+    deinit {
+        redisFree(self.context)
+    }
+
+    /// One command; nil on an I/O error or timeout (the connection is then unusable).
+    func command(_ args: [[UInt8]]) -> RedisReply? {
+        self.withArgv(args) { argc, argv, lengths in
+            guard let raw = redisCommandArgv(self.context, argc, argv, lengths) else { return nil }
+            let reply = raw.assumingMemoryBound(to: redisReply.self)
+            defer { freeReplyObject(raw) }
+            return Self.copy(reply)
+        }
+    }
+
+    /// Several commands in one round trip (hiredis buffers the appends and flushes on the first read).
+    func pipeline(_ commands: [[[UInt8]]]) -> [RedisReply]? {
+        for args in commands {
+            let ok = self.withArgv(args) { argc, argv, lengths in redisAppendCommandArgv(self.context, argc, argv, lengths) == REDIS_OK }
+            guard ok else { return nil }
+        }
+        var replies: [RedisReply] = []
+        replies.reserveCapacity(commands.count)
+        for _ in commands {
+            var raw: UnsafeMutableRawPointer? = nil
+            guard redisGetReply(self.context, &raw) == REDIS_OK, let raw else { return nil }
+            defer { freeReplyObject(raw) }
+            replies.append(Self.copy(raw.assumingMemoryBound(to: redisReply.self)))
+        }
+        return replies
+    }
+
+    private func withArgv<R>(_ args: [[UInt8]], _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R) -> R {
+        // hiredis reads argv[i] for argvlen[i] bytes, so binary values (vectors) pass unchanged.
+        var pointers: [UnsafePointer<CChar>?] = []
+        var lengths: [Int] = []
+        let storage = args.map { bytes -> UnsafeMutableRawPointer in
+            let p = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 1)
+            bytes.withUnsafeBytes { if $0.count > 0 { p.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+            return p
+        }
+        defer { storage.forEach { $0.deallocate() } }
+        for (p, bytes) in zip(storage, args) {
+            pointers.append(UnsafePointer(p.assumingMemoryBound(to: CChar.self)))
+            lengths.append(bytes.count)
+        }
+        return pointers.withUnsafeMutableBufferPointer { argv in
+            lengths.withUnsafeBufferPointer { body(Int32(args.count), argv.baseAddress!, $0.baseAddress!) }
+        }
+    }
+
+    private static func copy(_ r: UnsafeMutablePointer<redisReply>) -> RedisReply {
+        let reply = r.pointee
+        switch reply.type {
+        case REDIS_REPLY_STRING:
+            return .string(Array(UnsafeRawBufferPointer(start: reply.str, count: reply.len)))
+        case REDIS_REPLY_STATUS:
+            return .status(String(decoding: UnsafeRawBufferPointer(start: reply.str, count: reply.len), as: UTF8.self))
+        case REDIS_REPLY_ERROR:
+            return .error(String(decoding: UnsafeRawBufferPointer(start: reply.str, count: reply.len), as: UTF8.self))
+        case REDIS_REPLY_INTEGER:
+            return .integer(Int(reply.integer))
+        case REDIS_REPLY_ARRAY:
+            return .array((0..<reply.elements).map { copy(reply.element[$0]!) })
+        default:
+            return .null
+        }
+    }
+
+    private static func timeval(_ seconds: Double) -> Glibc.timeval {
+        Glibc.timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - seconds.rounded(.down)) * 1_000_000))
+    }
+}

@@ -1,0 +1,134 @@
+// The threads of RedisL2: readers (jobs on their own connections), the writer (write-behind queue)
+// and the health checker (reconnect with exponential backoff).
+import Foundation
+
+/// A job queue for the reader threads: a job gets the thread's connection (nil if it has none).
+final class JobQueue: @unchecked Sendable {
+    typealias Job = (RedisConnection?) -> Void
+    private let condition = NSCondition()
+    private var jobs: [Job] = []  // guarded by condition
+    private var closed = false
+
+    /// False when the queue is closed (the job is not run).
+    func push(_ job: @escaping Job) -> Bool {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        guard !self.closed else { return false }
+        self.jobs.append(job)
+        self.condition.signal()
+        return true
+    }
+
+    /// The next job, or nil once closed and empty.
+    func pop() -> Job? {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        while self.jobs.isEmpty && !self.closed { self.condition.wait() }
+        return self.jobs.isEmpty ? nil : self.jobs.removeFirst()
+    }
+
+    func close() {
+        self.condition.lock()
+        self.closed = true
+        self.condition.broadcast()
+        self.condition.unlock()
+    }
+}
+
+extension RedisL2 {
+    func connect() -> RedisConnection? {
+        let c = self.configuration
+        return RedisConnection(host: c.host, port: c.port, db: c.db, connectTimeout: c.connectTimeout, commandTimeout: c.commandTimeout)
+    }
+
+    /// Runs a pipeline; on failure marks Redis down (the health thread takes over).
+    func execute(_ commands: [[[UInt8]]], on connection: RedisConnection) -> [RedisReply]? {
+        if let replies = connection.pipeline(commands) { return replies }
+        self.markDown()
+        return nil
+    }
+
+    func markDown() {
+        let wasUp = self.state.withLock { s -> Bool in
+            let was = s.up
+            s.up = false
+            s.stats.errors += 1
+            if was {
+                s.backoff = self.configuration.initialBackoff
+                s.nextAttempt = Self.now() + s.backoff
+            }
+            return was
+        }
+        if wasUp { self.logger.warning("redis unavailable; serving without L2", metadata: ["redis.port": "\(self.configuration.port)"]) }
+    }
+
+    func readerLoop() {
+        var connection: RedisConnection? = nil
+        var generation = -1
+        while let job = self.jobs.pop() {
+            // Reconnect after Redis came back (the health thread bumps `reconnects`).
+            let (up, current) = self.state.withLock { ($0.up, $0.stats.reconnects) }
+            if !up || current != generation {
+                connection = up ? self.connect() : nil
+                generation = current
+                if up && connection == nil { self.markDown() }
+            }
+            job(connection)
+            if !self.state.withLock({ $0.up }) { connection = nil }
+        }
+    }
+
+    func writerLoop() {
+        var connection: RedisConnection? = nil
+        var generation = -1
+        while true {
+            self.writeSignal.lock()
+            while self.state.withLock({ ($0.writes.isEmpty || !$0.up) && !$0.stopping }) {
+                _ = self.writeSignal.wait(until: Date().addingTimeInterval(0.05))
+            }
+            self.writeSignal.unlock()
+            let (batch, up, current, stopping) = self.state.withLock { s -> ([(key: [UInt8], value: [UInt8], ttl: Int)], Bool, Int, Bool) in
+                guard s.up else { return ([], false, s.stats.reconnects, s.stopping) }
+                let n = min(256, s.writes.count)
+                let batch = Array(s.writes.prefix(n))
+                s.writes.removeFirst(n)
+                return (batch, true, s.stats.reconnects, s.stopping)
+            }
+            if stopping && batch.isEmpty { return }
+            guard up, !batch.isEmpty else { continue }
+            if connection == nil || current != generation {
+                connection = self.connect()
+                generation = current
+            }
+            let commands = batch.map { [Array("SET".utf8), $0.key, $0.value, Array("EX".utf8), Array("\($0.ttl)".utf8)] }
+            if let connection, self.execute(commands, on: connection) != nil {
+                self.state.withLock { $0.stats.writesDone += batch.count }
+            } else {
+                if connection == nil { self.markDown() }
+                connection = nil
+                self.state.withLock { $0.stats.writesDropped += batch.count }
+            }
+        }
+    }
+
+    func healthLoop() {
+        while !self.state.withLock({ $0.stopping }) {
+            let due = self.state.withLock { !$0.up && Self.now() >= $0.nextAttempt }
+            if due {
+                var alive = false
+                if let probe = self.connect(), case .status("PONG") = probe.command([Array("PING".utf8)]) { alive = true }
+                self.state.withLock { s in
+                    if alive {
+                        s.up = true
+                        s.stats.reconnects += 1
+                    } else {
+                        s.backoff = min(max(s.backoff * 2, self.configuration.initialBackoff), self.configuration.maxBackoff)
+                        s.nextAttempt = Self.now() + s.backoff
+                    }
+                }
+                if alive { self.logger.info("redis available", metadata: ["redis.port": "\(self.configuration.port)"]) }
+            }
+            usleep(10_000)
+        }
+    }
+}
