@@ -45,12 +45,25 @@ let package = Package(
         .target(name: "EmbSingleFlight", swiftSettings: swiftSettings),
         .target(name: "EmbRESP", dependencies: [nio], swiftSettings: swiftSettings),
         .target(name: "EmbRedis", dependencies: ["CHiredis", logging], swiftSettings: swiftSettings),
+        .target(
+            name: "EmbNode",
+            dependencies: ["EmbHash", "EmbModel", "EmbLRU", "EmbRedis", "EmbSingleFlight", logging],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "EmbServer",
+            dependencies: [
+                "EmbNode", "EmbRESP", "EmbRedis", "EmbModel", nio, nioPosix, nioHTTP1, logging, lifecycle,
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(name: "EmbModel", dependencies: ["CEmbKernels", "EmbTokenizer", "EmbHash"], swiftSettings: swiftSettings),
 
         .executableTarget(
             name: "EmbCLI",
             dependencies: [
-                "EmbModel", "EmbTokenizer",
+                "EmbModel", "EmbTokenizer", "EmbServer", logging, lifecycle,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

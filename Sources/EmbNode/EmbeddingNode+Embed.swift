@@ -1,0 +1,129 @@
+// The full lookup path for a request's texts: validate, key, L1, one L2 MGET, then single-flight
+// computation through the batcher. Also invalidation and the XFetch background refresh.
+import EmbHash
+import EmbLRU
+import EmbRedis
+import Foundation
+
+extension EmbeddingNode {
+    /// The vectors (1536 bytes each, little-endian float32) of `texts`, in order, and the tiers that
+    /// answered. Throws NodeError for invalid input or when the encoder queue is full.
+    public func embed(_ texts: [[UInt8]]) async throws -> [(vector: [UInt8], tier: Tier)] {
+        guard texts.count <= self.configuration.maxBatchTexts else {
+            throw NodeError.tooManyTexts(count: texts.count, limit: self.configuration.maxBatchTexts)
+        }
+        var keys: [CacheKey] = []
+        var ids: [[Int32]?] = []
+        for (i, text) in texts.enumerated() {
+            guard text.count <= self.configuration.maxTextBytes else {
+                throw NodeError.textTooLarge(index: i, bytes: text.count, limit: self.configuration.maxTextBytes)
+            }
+            let known = text.withUnsafeBytes { self.aliasedKey($0) }
+            if let known {
+                keys.append(known)
+                ids.append(nil)
+            } else {
+                guard let k = text.withUnsafeBytes({ self.key(of: $0) }) else { throw NodeError.invalidUTF8(index: i) }
+                keys.append(k.key)
+                ids.append(k.ids)
+                text.withUnsafeBytes { self.remember($0, as: k.key) }
+            }
+        }
+        let now = self.clock()
+        var results = [(vector: [UInt8], tier: Tier)?](repeating: nil, count: texts.count)
+        var missing: [Int] = []
+        for (i, key) in keys.enumerated() {
+            switch self.l1.lookup(Self.lruKey(key), now: now, { Array($0) }) {
+            case .hit(let v, let refresh):
+                results[i] = (v, .l1)
+                if refresh { self.refresh(key, text: texts[i]) }
+            case .miss:
+                missing.append(i)
+            }
+        }
+        if !missing.isEmpty, let l2 = self.l2 {
+            // One round trip for all of this request's L1 misses (duplicates asked once).
+            let unique = Array(Set(missing.map { keys[$0] }))
+            if let records = await l2.mget(unique.map(\.hex)) {
+                var found: [CacheKey: L2Record] = [:]
+                for (key, record) in zip(unique, records) {
+                    guard let record else { continue }
+                    let remaining = record.createdAt + self.configuration.ttl - self.clock()
+                    guard remaining > 0 else { continue }
+                    found[key] = record
+                    record.vector.withUnsafeBytes {
+                        self.l1.insert(Self.lruKey(key), value: $0, now: self.clock(), ttl: remaining, delta: Double(record.delta))
+                    }
+                }
+                missing = missing.filter { i in
+                    guard let r = found[keys[i]] else { return true }
+                    results[i] = (r.vector, .l2)
+                    return false
+                }
+            }
+        }
+        if !missing.isEmpty {
+            try await withThrowingTaskGroup(of: (Int, [UInt8], Tier).self) { group in
+                for i in missing {
+                    let key = keys[i]
+                    let tokenIDs = ids[i]
+                    let text = texts[i]
+                    group.addTask {
+                        let (computed, shared) = try await self.compute(key, ids: tokenIDs, text: text)
+                        return (i, computed.vector, shared ? .coalesced : .computed)
+                    }
+                }
+                for try await (i, vector, tier) in group { results[i] = (vector, tier) }
+            }
+        }
+        let answered = results.map { $0! }
+        self.tierCounts.withLock { counts in for r in answered { counts[r.tier, default: 0] += 1 } }
+        return answered
+    }
+
+    /// Computes `key` once among concurrent callers, then stores it in L1 and L2.
+    func compute(_ key: CacheKey, ids: [Int32]?, text: [UInt8]) async throws -> (Computed, shared: Bool) {
+        try await self.flights.run(key) {
+            let start = self.clock()
+            let tokenIDs = ids ?? text.withUnsafeBytes { self.key(of: $0)?.ids } ?? []
+            let floats = try await self.batcher.submit(tokenIDs)
+            let vector = floats.withUnsafeBytes { Array($0) }  // float32, little-endian on every platform we build for
+            let delta = self.clock() - start
+            let now = self.clock()
+            vector.withUnsafeBytes { self.l1.insert(Self.lruKey(key), value: $0, now: now, ttl: self.configuration.ttl, delta: delta) }
+            self.l2?.enqueueSet(key.hex, L2Record(createdAt: now, delta: Float(delta), vector: vector), ttlSeconds: Int(self.configuration.ttl.rounded(.up)))
+            return Computed(vector: vector, delta: delta)
+        }
+    }
+
+    /// XFetch's background refresh: recompute and re-store `key` while its current value is served.
+    func refresh(_ key: CacheKey, text: [UInt8]) {
+        Task {
+            do {
+                _ = try await self.compute(key, ids: nil, text: text)
+            } catch {
+                self.l1.cancelRefresh(Self.lruKey(key))
+            }
+        }
+    }
+
+    /// Removes the texts' entries from L1 and L2; the number of texts that had an entry somewhere.
+    public func invalidate(_ texts: [[UInt8]]) async throws -> Int {
+        var removed = 0
+        for (i, text) in texts.enumerated() {
+            guard let k = text.withUnsafeBytes({ self.key(of: $0) }) else { throw NodeError.invalidUTF8(index: i) }
+            let inL1 = self.l1.remove(Self.lruKey(k.key))
+            let inL2 = (await self.l2?.delete([k.key.hex]) ?? 0) > 0
+            if inL1 || inL2 { removed += 1 }
+        }
+        return removed
+    }
+
+    /// Where `text` would be served from, changing nothing: (key, "l1" | "l2" | "miss").
+    public func locate(_ text: [UInt8]) async throws -> (key: CacheKey, tier: String) {
+        guard let k = text.withUnsafeBytes({ self.key(of: $0) }) else { throw NodeError.invalidUTF8(index: 0) }
+        if self.l1.contains(Self.lruKey(k.key), now: self.clock()) { return (k.key, "l1") }
+        if await self.l2?.exists(k.key.hex) == true { return (k.key, "l2") }
+        return (k.key, "miss")
+    }
+}

@@ -1,0 +1,130 @@
+// POST /v1/embeddings: {"input": string | [string], "model"?, "encoding_format"?: "float" | "base64",
+// "user"?} → OpenAI's list of embeddings with usage. Token arrays as input (also allowed by OpenAI)
+// are refused with a clear error: this node keys and embeds text.
+import EmbNode
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+extension HTTPHandler {
+    func embeddings(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(self.bodyBytes())) as? [String: Any] else {
+            return self.error(context, head, .badRequest, "the body must be a JSON object", type: "invalid_request_error")
+        }
+        var texts: [String]
+        switch object["input"] {
+        case let s as String: texts = [s]
+        case let a as [Any] where a.allSatisfy({ $0 is String }): texts = a.map { $0 as! String }
+        case nil: return self.error(context, head, .badRequest, "'input' is required", type: "invalid_request_error", param: "input")
+        default:
+            return self.error(context, head, .badRequest, "'input' must be a string or an array of strings", type: "invalid_request_error", param: "input")
+        }
+        guard !texts.isEmpty else {
+            return self.error(context, head, .badRequest, "'input' must not be an empty array", type: "invalid_request_error", param: "input")
+        }
+        let model = object["model"] as? String ?? "all-MiniLM-L6-v2"
+        guard self.server.modelNames.contains(model) else {
+            return self.error(context, head, .notFound, "The model '\(model)' does not exist; this node serves all-MiniLM-L6-v2",
+                              type: "invalid_request_error", param: "model", code: "model_not_found")
+        }
+        let format = object["encoding_format"] as? String ?? "float"
+        guard format == "float" || format == "base64" else {
+            return self.error(context, head, .badRequest, "'encoding_format' must be 'float' or 'base64'", type: "invalid_request_error", param: "encoding_format")
+        }
+        let caller = self.server.callerLabel((object["user"] as? String) ?? head.headers.first(name: "X-Caller"))
+        self.server.metrics.request("http", "embeddings", caller: caller)
+        let node = self.server.node
+        let metrics = self.server.metrics
+        let utf8 = texts.map { Array($0.utf8) }
+        let base64 = format == "base64"
+        self.runAsync(head, context: context) {
+            await Self.compute(node: node, metrics: metrics, texts: utf8, model: model, base64: base64)
+        }
+    }
+
+    private func runAsync(_ head: HTTPRequestHead, context: ChannelHandlerContext, _ work: @escaping @Sendable () async -> EmbeddingsOutcome) {
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        Task {
+            let outcome = await work()
+            loop.execute {
+                let (handler, context) = bound.value
+                handler.finish(outcome, head: head, context: context)
+            }
+        }
+    }
+
+    /// The response body, or the node's error.
+    static func compute(node: EmbeddingNode, metrics: NodeMetrics, texts: [[UInt8]], model: String, base64: Bool) async -> EmbeddingsOutcome {
+        let start = DispatchTime.now().uptimeNanoseconds
+        do {
+            let results = try await node.embed(texts)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            for tier in Tier.allCases {
+                let n = results.filter { $0.tier == tier }.count
+                if n > 0 { metrics.answered(tier, count: n, seconds: seconds) }
+            }
+            var tokens = 0
+            for t in texts {
+                tokens += t.withUnsafeBytes { node.model.tokenizer.encode(utf8: $0, maxTokens: node.model.config.maxTokens)?.count } ?? 0
+            }
+            return .body(Self.render(results.map(\.vector), model: model, base64: base64, tokens: tokens))
+        } catch let error as NodeError {
+            return .failed(error)
+        } catch {
+            return .internalError
+        }
+    }
+
+    func finish(_ outcome: EmbeddingsOutcome, head: HTTPRequestHead, context: ChannelHandlerContext) {
+        switch outcome {
+        case .body(let buffer):
+            self.respond(context, head, .ok, buffer: buffer, contentType: "application/json")
+        case .failed(let error):
+            let status: HTTPResponseStatus
+            switch error {
+            case .busy: status = .serviceUnavailable
+            case .invalidUTF8: status = .badRequest
+            case .textTooLarge, .tooManyTexts: status = .payloadTooLarge
+            }
+            self.error(context, head, status, error.redisError, type: error == .busy ? "server_error" : "invalid_request_error", param: "input")
+        case .internalError:
+            self.error(context, head, .internalServerError, "internal error", type: "server_error")
+        }
+    }
+
+    private func bodyBytes() -> [UInt8] { Array(self.bodyView) }
+
+    /// The response JSON, written by hand: 384 floats per text in "%.9g" (exact float32 round trip).
+    static func render(_ vectors: [[UInt8]], model: String, base64: Bool, tokens: Int) -> ByteBuffer {
+        var out = ByteBuffer()
+        out.writeString(#"{"object":"list","data":["#)
+        for (i, vector) in vectors.enumerated() {
+            if i > 0 { out.writeString(",") }
+            out.writeString(#"{"object":"embedding","index":\#(i),"embedding":"#)
+            if base64 {
+                out.writeString("\"" + Data(vector).base64EncodedString() + "\"")
+            } else {
+                out.writeString("[")
+                vector.withUnsafeBytes { raw in
+                    for j in 0..<(raw.count / 4) {
+                        if j > 0 { out.writeString(",") }
+                        let f = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self)))
+                        out.writeString("\(f)")
+                    }
+                }
+                out.writeString("]")
+            }
+            out.writeString("}")
+        }
+        out.writeString(#"],"model":"\#(model)","usage":{"prompt_tokens":\#(tokens),"total_tokens":\#(tokens)}}"#)
+        return out
+    }
+}
+
+/// How a POST /v1/embeddings ended.
+enum EmbeddingsOutcome: Sendable {
+    case body(ByteBuffer)
+    case failed(NodeError)
+    case internalError
+}

@@ -1,0 +1,50 @@
+// INFO in Redis style: "# Section" headers and "key:value" lines.
+import EmbNode
+import Foundation
+
+enum InfoReport {
+    static let sections = ["server", "cluster", "l1", "l2", "encoder", "tiers"]
+
+    static func render(_ server: ServerContext, section: String?) -> String {
+        let node = server.node
+        var out = ""
+        func emit(_ name: String, _ pairs: [(String, Any)]) {
+            guard section == nil || section == "all" || section == "everything" || section == name else { return }
+            out += "# \(name.prefix(1).uppercased() + name.dropFirst())\r\n"
+            for (k, v) in pairs { out += "\(k):\(v)\r\n" }
+            out += "\r\n"
+        }
+        emit("server", [
+            ("embcache_version", server.version), ("node_id", server.nodeID),
+            ("uptime_in_seconds", Int(Date().timeIntervalSince(server.startedAt))), ("process_id", getpid()),
+        ])
+        emit("cluster", [("cluster_enabled", 0), ("nodes", 1), ("node_id", server.nodeID)])
+        let l1 = node.l1.stats
+        emit("l1", [
+            ("l1_entries", l1.entries), ("l1_capacity_entries", l1.capacity), ("l1_bytes", l1.bytes),
+            ("l1_max_bytes", node.configuration.l1MaxBytes), ("l1_overhead_per_entry", node.l1.overheadPerEntry),
+            ("l1_hits", l1.hits), ("l1_misses", l1.misses), ("l1_evictions", l1.evictions), ("l1_expirations", l1.expirations),
+            ("l1_early_refreshes", l1.earlyRefreshes), ("ttl_seconds", node.configuration.ttl), ("early_expiry_beta", node.configuration.earlyExpiryBeta),
+        ])
+        if let l2 = node.l2 {
+            let s = l2.stats
+            emit("l2", [
+                ("l2_enabled", 1), ("l2_up", s.isUp ? 1 : 0), ("l2_address", "\(l2.configuration.host):\(l2.configuration.port)/\(l2.configuration.db)"),
+                ("l2_hits", s.hits), ("l2_misses", s.misses), ("l2_undecodable", s.undecodable), ("l2_errors", s.errors),
+                ("l2_reconnects", s.reconnects), ("l2_writes", s.writesDone), ("l2_writes_dropped", s.writesDropped), ("l2_write_queue", s.queueDepth),
+            ])
+        } else {
+            emit("l2", [("l2_enabled", 0)])
+        }
+        let b = node.batcherStats
+        emit("encoder", [
+            ("model", "all-MiniLM-L6-v2"), ("fingerprint", node.model.fingerprint.hash.hex), ("kernel", node.model.encoder.kernelName),
+            ("threads", node.model.encoder.threads), ("batches", b.batches), ("texts", b.texts), ("tokens", b.tokens),
+            ("texts_per_batch", b.batches > 0 ? String(format: "%.2f", Double(b.texts) / Double(b.batches)) : "0"),
+            ("tokens_per_second", b.seconds > 0 ? String(format: "%.0f", Double(b.tokens) / b.seconds) : "0"), ("queue_depth", node.batcher.depth),
+        ])
+        let tiers = node.tiers
+        emit("tiers", Tier.allCases.map { ("served_\($0.rawValue)", tiers[$0, default: 0]) })
+        return out
+    }
+}

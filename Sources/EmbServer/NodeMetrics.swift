@@ -1,0 +1,88 @@
+// The node's metrics, created once with fixed labels (one funnel, as RediStack's RedisMetrics does),
+// exported in Prometheus text format on GET /metrics and summarized by INFO.
+import EmbNode
+import Foundation
+import Prometheus
+import Synchronization
+
+/// Counters and histograms of a node.
+public final class NodeMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    private let requests = Mutex<[String: Counter]>([:])
+    private let results = Mutex<[String: Counter]>([:])
+    private let latency = Mutex<[String: DurationHistogram]>([:])
+    private let callers = Mutex<[String: Counter]>([:])
+    static let buckets: [Duration] = [.microseconds(50), .microseconds(200), .milliseconds(1), .milliseconds(5), .milliseconds(20),
+                                      .milliseconds(100), .milliseconds(500), .seconds(2)]
+
+    public init() {}
+
+    /// One request on `interface` ("resp" | "http") for `command`, from `caller`.
+    func request(_ interface: String, _ command: String, caller: String) {
+        let key = interface + "|" + command
+        let c = self.requests.withLock { m in
+            if let c = m[key] { return c }
+            let c = self.registry.makeCounter(name: "embcache_requests_total", labels: [("interface", interface), ("command", command)])
+            m[key] = c
+            return c
+        }
+        c.increment()
+        let k = self.callers.withLock { m in
+            if let c = m[caller] { return c }
+            let c = self.registry.makeCounter(name: "embcache_caller_requests_total", labels: [("caller", caller)])
+            m[caller] = c
+            return c
+        }
+        k.increment()
+    }
+
+    /// `n` texts answered by `tier`, the request having taken `seconds`.
+    func answered(_ tier: Tier, count n: Int, seconds: Double) {
+        let c = self.results.withLock { m in
+            if let c = m[tier.rawValue] { return c }
+            let c = self.registry.makeCounter(name: "embcache_results_total", labels: [("tier", tier.rawValue)])
+            m[tier.rawValue] = c
+            return c
+        }
+        c.increment(by: Int64(n))
+        let h = self.latency.withLock { m in
+            if let h = m[tier.rawValue] { return h }
+            let h = self.registry.makeDurationHistogram(name: "embcache_request_seconds", labels: [("tier", tier.rawValue)], buckets: Self.buckets)
+            m[tier.rawValue] = h
+            return h
+        }
+        h.record(.nanoseconds(Int64(seconds * 1e9)))
+    }
+
+    /// Gauges read at scrape time from the node's own counters.
+    func export(node: EmbeddingNode) -> String {
+        var out: [UInt8] = []
+        self.registry.emit(into: &out)
+        var text = String(decoding: out, as: UTF8.self)
+        let l1 = node.l1.stats
+        let batcher = node.batcherStats
+        var gauges: [(String, String, Double)] = [
+            ("embcache_l1_entries", "", Double(l1.entries)), ("embcache_l1_bytes", "", Double(l1.bytes)),
+            ("embcache_l1_capacity_entries", "", Double(l1.capacity)), ("embcache_l1_evictions_total", "", Double(l1.evictions)),
+            ("embcache_l1_expirations_total", "", Double(l1.expirations)), ("embcache_l1_early_refreshes_total", "", Double(l1.earlyRefreshes)),
+            ("embcache_encoder_batches_total", "", Double(batcher.batches)), ("embcache_encoder_texts_total", "", Double(batcher.texts)),
+            ("embcache_encoder_tokens_total", "", Double(batcher.tokens)), ("embcache_encoder_seconds_total", "", batcher.seconds),
+            ("embcache_encoder_queue_depth", "", Double(node.batcher.depth)),
+        ]
+        if let l2 = node.l2?.stats {
+            gauges += [
+                ("embcache_l2_up", "", l2.isUp ? 1 : 0), ("embcache_l2_hits_total", "", Double(l2.hits)),
+                ("embcache_l2_misses_total", "", Double(l2.misses)), ("embcache_l2_errors_total", "", Double(l2.errors)),
+                ("embcache_l2_undecodable_total", "", Double(l2.undecodable)), ("embcache_l2_write_queue_depth", "", Double(l2.queueDepth)),
+                ("embcache_l2_writes_total", "", Double(l2.writesDone)), ("embcache_l2_writes_dropped_total", "", Double(l2.writesDropped)),
+            ]
+        }
+        for (name, labels, value) in gauges { text += "# TYPE \(name) gauge\n\(name)\(labels) \(value)\n" }
+        return text
+    }
+}
+
+extension EmbeddingNode {
+    /// The batcher's counters.
+    public var batcherStats: (batches: Int, texts: Int, tokens: Int, seconds: Double) { self.batcher.stats }
+}

@@ -1,0 +1,129 @@
+// Assembly of a node: model, L1/L2, batcher, RESP and HTTP listeners, as Services of one
+// ServiceGroup (swift-service-lifecycle). `serve` and the tests both call `buildNode`. On SIGTERM or
+// SIGINT the group shuts down in reverse order: listeners stop accepting and close, then the L2
+// service stops the batcher and drains the write-behind queue.
+import EmbModel
+import EmbNode
+import EmbRESP
+import EmbRedis
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
+
+/// Everything `embcache serve` can be told.
+public struct NodeOptions: Sendable {
+    public var nodeID = "n1"
+    public var respHost = "127.0.0.1"
+    public var respPort = 7400
+    public var httpHost = "127.0.0.1"
+    public var httpPort = 8400
+    /// Redis host, port, db; nil = L1 only.
+    public var redis: (host: String, port: Int, db: Int)? = ("127.0.0.1", 6379, 0)
+    /// When true, a Redis that does not answer at start is dropped (L1 only) with a warning.
+    public var redisOptional = false
+    public var modelDirectory = ModelFiles.defaultDirectory
+    public var node = NodeConfiguration()
+    public var secret: String?
+    public var encoderThreads = 2
+    /// Seconds a RESP connection may stay silent before it is closed.
+    public var idleTimeout: Int64 = 300
+
+    public init() {}
+
+    /// Parses "HOST:PORT[/DB]".
+    public static func parseRedis(_ s: String) -> (host: String, port: Int, db: Int)? {
+        let (address, db) = s.split(separator: "/", maxSplits: 1).map(String.init).splitFirst()
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (1...65535).contains(port) else { return nil }
+        let dbNumber = db.map { Int($0) } ?? 0
+        guard let dbNumber, dbNumber >= 0 else { return nil }
+        return (String(address[..<colon]), port, dbNumber)
+    }
+}
+
+extension Array where Element == String {
+    fileprivate func splitFirst() -> (String, String?) { (self.first ?? "", self.count > 1 ? self[1] : nil) }
+}
+
+/// A built node: its services (run them in one ServiceGroup) and its shared state.
+public struct BuiltNode: Sendable {
+    public let context: ServerContext
+    public let services: [any Service]
+}
+
+/// Loads the model and builds the node's services. Nothing listens until the services run.
+public func buildNode(_ options: NodeOptions, logger: Logger) async throws -> BuiltNode {
+    let model = try EmbeddingModel(directory: options.modelDirectory, threads: options.encoderThreads)
+    logger.info("model loaded", metadata: [
+        "model.kernel": "\(model.encoder.kernelName)", "model.fingerprint": "\(model.fingerprint)",
+        "model.load_s": "\(String(format: "%.3f", model.loadSeconds))",
+    ])
+    var l2: RedisL2? = nil
+    if let redis = options.redis {
+        let client = RedisL2(RedisL2Configuration(host: redis.host, port: redis.port, db: redis.db), logger: logger)
+        let deadline = Date().addingTimeInterval(0.5)
+        while !client.stats.isUp && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        if client.stats.isUp || !options.redisOptional {
+            if !client.stats.isUp { logger.warning("redis not answering yet; serving from L1 and the encoder until it does") }
+            l2 = client
+        } else {
+            logger.warning("no redis at \(redis.host):\(redis.port); running L1-only")
+            await client.shutdown(deadline: 0)
+        }
+    }
+    let node = EmbeddingNode(model: model, configuration: options.node, l2: l2)
+    let context = ServerContext(node: node, nodeID: options.nodeID, secret: options.secret, metrics: NodeMetrics())
+    let limits = RESPLimits(maxBulkLength: options.node.maxTextBytes, maxArguments: options.node.maxBatchTexts + 1)
+    let idle = options.idleTimeout
+    let resp = ListenerService(name: "resp", host: options.respHost, port: options.respPort, logger: logger) { channel in
+        try channel.pipeline.syncOperations.addHandlers([
+            IdleStateHandler(readTimeout: .seconds(idle)),
+            ByteToMessageHandler(RESPCommandDecoder(limits: limits)),
+            RESPConnectionHandler(server: context),
+        ])
+    }
+    let http = ListenerService(name: "http", host: options.httpHost, port: options.httpPort, logger: logger) { channel in
+        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+        try channel.pipeline.syncOperations.addHandler(HTTPHandler(server: context))
+    }
+    return BuiltNode(context: context, services: [DrainService(node: node), resp, http])
+}
+
+/// A TCP listener as a Service: binds, serves until graceful shutdown, then closes.
+struct ListenerService: Service {
+    let name: String
+    let host: String
+    let port: Int
+    let logger: Logger
+    let initialize: @Sendable (any Channel) throws -> Void
+
+    init(name: String, host: String, port: Int, logger: Logger, initialize: @escaping @Sendable (any Channel) throws -> Void) {
+        (self.name, self.host, self.port, self.logger, self.initialize) = (name, host, port, logger, initialize)
+    }
+
+    func run() async throws {
+        let initialize = self.initialize
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 512)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in channel.eventLoop.makeCompletedFuture { try initialize(channel) } }
+            .bind(host: self.host, port: self.port).get()
+        self.logger.info("listening", metadata: ["listener": "\(self.name)", "address": "\(self.host):\(channel.localAddress?.port ?? self.port)"])
+        try? await gracefulShutdown()
+        try? await channel.close()
+    }
+}
+
+/// Last to stop: stops the batcher, then drains the write-behind queue into Redis.
+struct DrainService: Service {
+    let node: EmbeddingNode
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        self.node.batcher.stop()
+        await self.node.l2?.shutdown()
+    }
+}

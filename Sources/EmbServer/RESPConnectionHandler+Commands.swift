@@ -1,0 +1,142 @@
+// The commands of the RESP interface (Docs/protocol.md lists them with their replies).
+import EmbHash
+import EmbNode
+import EmbRESP
+import Foundation
+import NIOCore
+
+extension RESPConnectionHandler {
+    func run(_ command: RESPCommand, sequence: Int, context: ChannelHandlerContext) {
+        let args = command.arguments
+        guard let first = args.first else { return self.complete(sequence, Self.error("ERR empty command")) }
+        let name = String(buffer: first).uppercased()
+        if !self.authenticated && !["AUTH", "HELLO", "QUIT"].contains(name) {
+            return self.complete(sequence, Self.error("NOAUTH Authentication required."))
+        }
+        self.server.metrics.request("resp", Self.metricName(name), caller: self.caller)
+        switch name {
+        case "EMBED":
+            guard args.count == 2 else { return self.complete(sequence, Self.arity(name)) }
+            self.embed(args[1], sequence: sequence, context: context)
+        case "MEMBED":
+            guard args.count >= 2 else { return self.complete(sequence, Self.arity(name)) }
+            let texts = args.dropFirst().map { Array($0.readableBytesView) }
+            self.runLookup(texts, single: false, sequence: sequence, context: context)
+        case "PING":
+            var reply = ByteBuffer()
+            if args.count > 1 { reply.writeBulkString(args[1]) } else { reply.writeSimpleString("PONG") }
+            self.complete(sequence, reply)
+        case "ECHO" where args.count == 2:
+            var reply = ByteBuffer()
+            reply.writeBulkString(args[1])
+            self.complete(sequence, reply)
+        case "HELLO": self.complete(sequence, self.hello(Array(args.dropFirst())))
+        case "AUTH": self.complete(sequence, self.auth(Array(args.dropFirst())))
+        case "CLIENT": self.complete(sequence, self.client(Array(args.dropFirst())))
+        case "SELECT":
+            self.complete(sequence, args.count == 2 && String(buffer: args[1]) == "0" ? Self.ok() : Self.error("ERR DB index is out of range"))
+        case "QUIT":
+            self.closeAfterReply(sequence)
+            self.complete(sequence, Self.ok())
+        case "INFO":
+            let section = args.count > 1 ? String(buffer: args[1]).lowercased() : nil
+            var reply = ByteBuffer()
+            reply.writeBulkString(InfoReport.render(self.server, section: section))
+            self.complete(sequence, reply)
+        case "INVALIDATE":
+            guard args.count >= 2 else { return self.complete(sequence, Self.arity(name)) }
+            let texts = args.dropFirst().map { Array($0.readableBytesView) }
+            let node = self.server.node
+            self.runAsync(sequence, context: context) {
+                var reply = ByteBuffer()
+                do { reply.writeRESPInteger(try await node.invalidate(texts)) } catch { reply = Self.nodeError(error) }
+                return reply
+            }
+        case "EMBED.LOCATE":
+            guard args.count == 2 else { return self.complete(sequence, Self.arity(name)) }
+            let text = Array(args[1].readableBytesView)
+            let (node, id) = (self.server.node, self.server.nodeID)
+            self.runAsync(sequence, context: context) {
+                var reply = ByteBuffer()
+                do {
+                    let (key, tier) = try await node.locate(text)
+                    reply.writeArrayHeader(3)
+                    reply.writeBulkString(key.hex)
+                    reply.writeBulkString(id)
+                    reply.writeBulkString(tier)
+                } catch { reply = Self.nodeError(error) }
+                return reply
+            }
+        case "COMMAND":
+            // redis-cli asks for command docs on start; an empty reply means "none to offer".
+            var reply = ByteBuffer()
+            reply.writeArrayHeader(0)
+            self.complete(sequence, reply)
+        default:
+            let shown = args.dropFirst().prefix(3).map { "'\(String(buffer: $0).prefix(40))'" }.joined(separator: " ")
+            self.complete(sequence, Self.error("ERR unknown command '\(String(name.prefix(40)))', with args beginning with: \(shown)"))
+        }
+    }
+
+    /// EMBED: the hit path writes the vector straight from L1 into the output.
+    private func embed(_ text: ByteBuffer, sequence: Int, context: ChannelHandlerContext) {
+        if self.canWriteDirectly(sequence) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let served = text.withUnsafeReadableBytes { bytes in
+                self.server.node.serveFromL1(bytes) { vector in self.output.writeBulkString(bytes: vector) }
+            }
+            if served {
+                self.writeSequence += 1
+                self.server.metrics.answered(.l1, count: 1, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                return
+            }
+        }
+        self.runLookup([Array(text.readableBytesView)], single: true, sequence: sequence, context: context)
+    }
+
+    private func runLookup(_ texts: [[UInt8]], single: Bool, sequence: Int, context: ChannelHandlerContext) {
+        let (node, metrics) = (self.server.node, self.server.metrics)
+        self.runAsync(sequence, context: context) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            var reply = ByteBuffer()
+            do {
+                let results = try await node.embed(texts)
+                if !single { reply.writeArrayHeader(results.count) }
+                for r in results { r.vector.withUnsafeBytes { reply.writeBulkString(bytes: $0) } }
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                for tier in Tier.allCases {
+                    let n = results.filter { $0.tier == tier }.count
+                    if n > 0 { metrics.answered(tier, count: n, seconds: seconds) }
+                }
+            } catch {
+                reply = Self.nodeError(error)
+            }
+            return reply
+        }
+    }
+
+    static func ok() -> ByteBuffer {
+        var b = ByteBuffer()
+        b.writeSimpleString("OK")
+        return b
+    }
+
+    static func error(_ line: String) -> ByteBuffer {
+        let space = line.firstIndex(of: " ") ?? line.endIndex
+        var b = ByteBuffer()
+        b.writeError(code: String(line[..<space]), message: String(line[space...].dropFirst()))
+        return b
+    }
+
+    static func arity(_ name: String) -> ByteBuffer { Self.error("ERR wrong number of arguments for '\(name.lowercased())' command") }
+
+    static func nodeError(_ error: any Error) -> ByteBuffer {
+        Self.error((error as? NodeError)?.redisError ?? "ERR internal error")
+    }
+
+    /// Known command names keep their own label; anything else is "unknown" (bounded label set).
+    static func metricName(_ name: String) -> String {
+        ["EMBED", "MEMBED", "EMBED.LOCATE", "INVALIDATE", "PING", "HELLO", "AUTH", "CLIENT", "INFO", "QUIT", "SELECT", "COMMAND", "ECHO"]
+            .contains(name) ? name.lowercased() : "unknown"
+    }
+}

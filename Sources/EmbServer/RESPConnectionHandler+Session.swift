@@ -1,0 +1,91 @@
+// Session commands: HELLO (protocol 2 or 3, optional AUTH and SETNAME), AUTH, CLIENT.
+import EmbRESP
+import NIOCore
+
+extension RESPConnectionHandler {
+    /// HELLO [protover [AUTH user pass] [SETNAME name]]: as Redis; redis-py 8 sends HELLO 3 on connect.
+    func hello(_ args: [ByteBuffer]) -> ByteBuffer {
+        var version = self.version
+        var i = 0
+        if let first = args.first {
+            switch String(buffer: first) {
+            case "2": version = .resp2
+            case "3": version = .resp3
+            default: return Self.error("NOPROTO unsupported protocol version")
+            }
+            i = 1
+        }
+        while i < args.count {
+            let option = String(buffer: args[i]).uppercased()
+            if option == "AUTH", i + 2 < args.count {
+                let reply = self.auth([args[i + 1], args[i + 2]])
+                if reply.getInteger(at: reply.readerIndex, as: UInt8.self) == UInt8(ascii: "-") { return reply }
+                i += 3
+            } else if option == "SETNAME", i + 1 < args.count {
+                self.setName(String(buffer: args[i + 1]))
+                i += 2
+            } else {
+                return Self.error("ERR Syntax error in HELLO option '\(option)'")
+            }
+        }
+        guard self.authenticated else { return Self.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time") }
+        self.version = version
+        var reply = ByteBuffer()
+        reply.writeMapHeader(7, version: version)
+        reply.writeBulkString("server")
+        reply.writeBulkString("embcache")
+        reply.writeBulkString("version")
+        reply.writeBulkString(self.server.version)
+        reply.writeBulkString("proto")
+        reply.writeRESPInteger(version == .resp3 ? 3 : 2)
+        reply.writeBulkString("id")
+        reply.writeRESPInteger(self.id)
+        reply.writeBulkString("mode")
+        reply.writeBulkString("standalone")
+        reply.writeBulkString("role")
+        reply.writeBulkString("master")
+        reply.writeBulkString("modules")
+        reply.writeArrayHeader(0)
+        return reply
+    }
+
+    /// AUTH [user] password, against the cluster secret.
+    func auth(_ args: [ByteBuffer]) -> ByteBuffer {
+        guard args.count == 1 || args.count == 2 else { return Self.arity("AUTH") }
+        guard let secret = self.server.secret else {
+            return Self.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+        }
+        guard String(buffer: args[args.count - 1]) == secret else {
+            return Self.error("WRONGPASS invalid username-password pair or user is disabled.")
+        }
+        self.authenticated = true
+        return Self.ok()
+    }
+
+    /// CLIENT SETNAME | GETNAME | ID | SETINFO.
+    func client(_ args: [ByteBuffer]) -> ByteBuffer {
+        guard let sub = args.first.map({ String(buffer: $0).uppercased() }) else { return Self.arity("CLIENT") }
+        var reply = ByteBuffer()
+        switch sub {
+        case "SETNAME" where args.count == 2:
+            let name = String(buffer: args[1])
+            guard !name.contains(" ") else { return Self.error("ERR Client names cannot contain spaces, newlines or special characters.") }
+            self.setName(name)
+            return Self.ok()
+        case "GETNAME":
+            if let name = self.clientName { reply.writeBulkString(name) } else { reply.writeNull(version: self.version) }
+        case "ID":
+            reply.writeRESPInteger(self.id)
+        case "SETINFO" where args.count == 3:
+            return Self.ok()
+        default:
+            return Self.error("ERR unknown subcommand '\(sub.prefix(40))'. Try CLIENT HELP.")
+        }
+        return reply
+    }
+
+    private func setName(_ name: String) {
+        self.clientName = name
+        self.caller = self.server.callerLabel(name)
+    }
+}

@@ -1,0 +1,112 @@
+// One RESP connection: decodes frames (EmbRESP), runs commands, and writes replies in request order.
+//
+// Hits are answered on the event loop, straight from L1 into the connection's output buffer; a miss
+// runs as a Task and its reply is slotted back in order: replies carry sequence numbers and are
+// written only when every earlier one has been. Output is flushed once per read burst (so a
+// pipelined -P 16 costs one write). Errors are per connection: a bad client gets an error reply or,
+// when the stream can no longer be framed, is closed; nothing it sends reaches another connection.
+import EmbNode
+import EmbRESP
+import Foundation
+import NIOCore
+
+final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = RESPFrame
+    typealias OutboundOut = ByteBuffer
+
+    let server: ServerContext
+    let id: Int
+    var version = RESPVersion.resp2
+    var authenticated: Bool
+    var clientName: String?
+    var caller = "anonymous"
+    /// Sequence numbers: the next request's, and the next reply to write.
+    private var nextSequence = 0
+    var writeSequence = 0
+    private var waiting: [Int: ByteBuffer] = [:]
+    var output = ByteBuffer()
+    private var closeAfterSequence: Int?
+
+    init(server: ServerContext) {
+        self.server = server
+        self.id = server.connectionID()
+        self.authenticated = server.secret == nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let sequence = self.nextSequence
+        self.nextSequence += 1
+        switch self.unwrapInboundIn(data) {
+        case .rejected(let error):
+            var reply = ByteBuffer()
+            reply.writeError(error)
+            self.complete(sequence, reply)
+        case .command(let command):
+            self.run(command, sequence: sequence, context: context)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.flush(context: context)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let protocolError = error as? RESPProtocolError {
+            var reply = ByteBuffer()
+            reply.writeError(protocolError)
+            context.writeAndFlush(self.wrapOutboundOut(reply)).whenComplete { _ in context.close(promise: nil) }
+        } else {
+            context.close(promise: nil)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent { context.close(promise: nil) } else { context.fireUserInboundEventTriggered(event) }
+    }
+
+    /// Writes `reply` now if every earlier reply is out, else parks it.
+    func complete(_ sequence: Int, _ reply: ByteBuffer) {
+        if sequence == self.writeSequence {
+            var reply = reply
+            self.output.writeBuffer(&reply)
+            self.writeSequence += 1
+            while let next = self.waiting.removeValue(forKey: self.writeSequence) {
+                var next = next
+                self.output.writeBuffer(&next)
+                self.writeSequence += 1
+            }
+        } else {
+            self.waiting[sequence] = reply
+        }
+    }
+
+    /// Whether a reply for `sequence` may be written straight into the output (nothing ahead of it).
+    func canWriteDirectly(_ sequence: Int) -> Bool { sequence == self.writeSequence }
+
+    func flush(context: ChannelHandlerContext) {
+        guard self.output.readableBytes > 0 else { return }
+        let chunk = self.output
+        self.output = context.channel.allocator.buffer(capacity: 4096)
+        if let last = self.closeAfterSequence, self.writeSequence > last {
+            context.writeAndFlush(self.wrapOutboundOut(chunk)).whenComplete { _ in context.close(promise: nil) }
+        } else {
+            context.writeAndFlush(self.wrapOutboundOut(chunk), promise: nil)
+        }
+    }
+
+    func closeAfterReply(_ sequence: Int) { self.closeAfterSequence = sequence }
+
+    /// Runs `work` off the event loop and slots its reply in order when it is done.
+    func runAsync(_ sequence: Int, context: ChannelHandlerContext, _ work: @escaping @Sendable () async -> ByteBuffer) {
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        Task {
+            let reply = await work()
+            loop.execute {
+                let (handler, context) = bound.value
+                handler.complete(sequence, reply)
+                handler.flush(context: context)
+            }
+        }
+    }
+}

@@ -1,0 +1,44 @@
+// What every connection handler of a node shares: the node, its identity, the secret, counters.
+import EmbNode
+import Foundation
+import Synchronization
+
+/// Shared, thread-safe state of one node's servers.
+public final class ServerContext: Sendable {
+    public let node: EmbeddingNode
+    public let nodeID: String
+    /// The cluster secret; nil = open (loopback only).
+    public let secret: String?
+    public let version = "0.1.0"
+    public let startedAt = Date()
+    public let metrics: NodeMetrics
+    /// Served model names (the `model` field of the HTTP API).
+    public let modelNames: Set<String> = ["all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"]
+    private let nextConnectionID = Atomic<Int>(1)
+    private let callerNames = Mutex<Set<String>>([])
+    /// Distinct caller labels kept; later names fold into "other", so metrics stay bounded.
+    static let maxCallers = 32
+
+    public init(node: EmbeddingNode, nodeID: String, secret: String?, metrics: NodeMetrics) {
+        self.node = node
+        self.nodeID = nodeID
+        self.secret = secret
+        self.metrics = metrics
+    }
+
+    func connectionID() -> Int { self.nextConnectionID.add(1, ordering: .relaxed).oldValue }
+
+    /// The metrics label for a caller name: itself if among the first `maxCallers` seen, else "other".
+    func callerLabel(_ name: String?) -> String {
+        guard let name, !name.isEmpty else { return "anonymous" }
+        let label = String(name.prefix(64).map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" })
+        return self.callerNames.withLock { names in
+            if names.contains(label) { return label }
+            if names.count < Self.maxCallers {
+                names.insert(label)
+                return label
+            }
+            return "other"
+        }
+    }
+}
