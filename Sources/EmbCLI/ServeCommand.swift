@@ -22,6 +22,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Shared secret clients must AUTH with (none by default: loopback only).") var secret: String?
     @Option(help: "This node's id.") var node = "n1"
     @Option(help: "Encoder threads.") var threads = 2
+    @Option(help: "Network (event-loop) threads.") var ioThreads = 1
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -50,6 +51,7 @@ struct ServeCommand: AsyncParsableCommand {
         options.node.earlyExpiryBeta = self.earlyExpiryBeta
         options.secret = self.secret
         options.encoderThreads = self.threads
+        options.ioThreads = self.ioThreads
         let built = try await buildNode(options, logger: logger)
         let group = ServiceGroup(configuration: .init(services: built.services.map { .init(service: $0) },
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -145,6 +145,15 @@ public final class EmbeddingLRU: Sendable {
         }
     }
 
+    /// The hit path without generics (no runtime metadata lookups across modules): `read` sees the
+    /// bytes on a hit. Returns (hit, refresh).
+    public func read(_ key: LRUKey, now: Double, _ read: (UnsafeRawBufferPointer) -> Void) -> (hit: Bool, refresh: Bool) {
+        switch self.lookup(key, now: now, read) {
+        case .hit(_, let refresh): return (true, refresh)
+        case .miss: return (false, false)
+        }
+    }
+
     /// Whether a live entry exists (no recency change, no early-expiry draw): for EMBED.LOCATE.
     public func contains(_ key: LRUKey, now: Double) -> Bool {
         self.shards[self.shard(key)].withLock { state in

@@ -33,6 +33,10 @@ extension EmbeddingNode {
         var results = [(vector: [UInt8], tier: Tier)?](repeating: nil, count: texts.count)
         var missing: [Int] = []
         for (i, key) in keys.enumerated() {
+            guard self.l1Enabled else {
+                missing.append(i)
+                continue
+            }
             switch self.l1.lookup(Self.lruKey(key), now: now, { Array($0) }) {
             case .hit(let v, let refresh):
                 results[i] = (v, .l1)
@@ -51,9 +55,9 @@ extension EmbeddingNode {
                     let remaining = record.createdAt + self.configuration.ttl - self.clock()
                     guard remaining > 0 else { continue }
                     found[key] = record
-                    record.vector.withUnsafeBytes {
+                    if self.l1Enabled { record.vector.withUnsafeBytes {
                         self.l1.insert(Self.lruKey(key), value: $0, now: self.clock(), ttl: remaining, delta: Double(record.delta))
-                    }
+                    } }
                 }
                 missing = missing.filter { i in
                     guard let r = found[keys[i]] else { return true }
@@ -77,7 +81,7 @@ extension EmbeddingNode {
             }
         }
         let answered = results.map { $0! }
-        self.tierCounts.withLock { counts in for r in answered { counts[r.tier, default: 0] += 1 } }
+        for r in answered { self.tierCounts.add(r.tier, 1) }
         return answered
     }
 
@@ -90,7 +94,7 @@ extension EmbeddingNode {
             let vector = floats.withUnsafeBytes { Array($0) }  // float32, little-endian on every platform we build for
             let delta = self.clock() - start
             let now = self.clock()
-            vector.withUnsafeBytes { self.l1.insert(Self.lruKey(key), value: $0, now: now, ttl: self.configuration.ttl, delta: delta) }
+            if self.l1Enabled { vector.withUnsafeBytes { self.l1.insert(Self.lruKey(key), value: $0, now: now, ttl: self.configuration.ttl, delta: delta) } }
             self.l2?.enqueueSet(key.hex, L2Record(createdAt: now, delta: Float(delta), vector: vector), ttlSeconds: Int(self.configuration.ttl.rounded(.up)))
             return Computed(vector: vector, delta: delta)
         }

@@ -36,8 +36,11 @@ public final class EmbeddingNode: Sendable {
     public let batcher: EncoderBatcher
     let aliases: EmbeddingLRU
     let flights = SingleFlight<CacheKey, Computed>()
-    let tierCounts = Mutex([Tier: Int]())
+    /// Answers by tier, indexed by Tier's position in allCases (atomics: the hit path must not contend).
+    let tierCounts = TierCounters()
     let clock: @Sendable () -> Double
+    /// False with l1MaxBytes = 0: every request goes to L2 (for the L2 benchmark and L2-only nodes).
+    public let l1Enabled: Bool
 
     struct Computed: Sendable {
         let vector: [UInt8]
@@ -50,6 +53,7 @@ public final class EmbeddingNode: Sendable {
         self.configuration = configuration
         self.l2 = l2
         self.clock = clock
+        self.l1Enabled = configuration.l1MaxBytes > 0
         self.l1 = EmbeddingLRU(LRUConfiguration(maxBytes: configuration.l1MaxBytes, valueBytes: Self.vectorBytes,
                                                 earlyExpiryBeta: configuration.earlyExpiryBeta))
         self.aliases = EmbeddingLRU(LRUConfiguration(maxBytes: configuration.aliasMaxBytes, valueBytes: 16, earlyExpiryBeta: 0))
@@ -57,10 +61,10 @@ public final class EmbeddingNode: Sendable {
     }
 
     /// Counts of answers by tier.
-    public var tiers: [Tier: Int] { self.tierCounts.withLock { $0 } }
+    public var tiers: [Tier: Int] { self.tierCounts.snapshot() }
 
     func count(_ tier: Tier, _ n: Int = 1) {
-        self.tierCounts.withLock { $0[tier, default: 0] += n }
+        self.tierCounts.add(tier, n)
     }
 
     // MARK: keys
@@ -75,10 +79,10 @@ public final class EmbeddingNode: Sendable {
 
     /// The cache key of a text known through the alias table, without tokenizing.
     func aliasedKey(_ text: UnsafeRawBufferPointer) -> CacheKey? {
-        let alias = Self.aliasKey(text)
-        guard case .hit(let key, _) = self.aliases.lookup(alias, now: 0, { bytes in
-            CacheKey(Hash128(high: bytes.loadUnaligned(as: UInt64.self), low: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
-        }) else { return nil }
+        var key: CacheKey? = nil
+        _ = self.aliases.read(Self.aliasKey(text), now: 0) { bytes in
+            key = CacheKey(Hash128(high: bytes.loadUnaligned(as: UInt64.self), low: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+        }
         return key
     }
 
@@ -99,13 +103,33 @@ public final class EmbeddingNode: Sendable {
     /// under the L1 lock. False means: take the full path (`embed`).
     public func serveFromL1(_ text: UnsafeRawBufferPointer, _ write: (UnsafeRawBufferPointer) -> Void) -> Bool {
         guard let key = self.aliasedKey(text) else { return false }
-        switch self.l1.lookup(Self.lruKey(key), now: self.clock(), write) {
-        case .hit(_, let refresh):
-            self.count(.l1)
-            if refresh { self.refresh(key, text: Array(text)) }
-            return true
-        case .miss:
-            return false
+        guard self.l1Enabled else { return false }
+        let (hit, refresh) = self.l1.read(Self.lruKey(key), now: self.clock(), write)
+        guard hit else { return false }
+        self.count(.l1)
+        if refresh { self.refresh(key, text: Array(text)) }
+        return true
+    }
+}
+
+/// Lock-free counters of answers by tier.
+final class TierCounters: Sendable {
+    private let l1 = Atomic<Int>(0)
+    private let l2 = Atomic<Int>(0)
+    private let computed = Atomic<Int>(0)
+    private let coalesced = Atomic<Int>(0)
+
+    func add(_ tier: Tier, _ n: Int) {
+        switch tier {
+        case .l1: self.l1.add(n, ordering: .relaxed)
+        case .l2: self.l2.add(n, ordering: .relaxed)
+        case .computed: self.computed.add(n, ordering: .relaxed)
+        case .coalesced: self.coalesced.add(n, ordering: .relaxed)
         }
+    }
+
+    func snapshot() -> [Tier: Int] {
+        [.l1: self.l1.load(ordering: .relaxed), .l2: self.l2.load(ordering: .relaxed),
+         .computed: self.computed.load(ordering: .relaxed), .coalesced: self.coalesced.load(ordering: .relaxed)]
     }
 }

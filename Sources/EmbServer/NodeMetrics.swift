@@ -17,41 +17,57 @@ public final class NodeMetrics: Sendable {
 
     public init() {}
 
-    /// One request on `interface` ("resp" | "http") for `command`, from `caller`.
-    func request(_ interface: String, _ command: String, caller: String) {
+    /// The counter of requests on `interface` ("resp" | "http") for `command` (handles are cached by callers).
+    func requestCounter(_ interface: String, _ command: String) -> Counter {
         let key = interface + "|" + command
-        let c = self.requests.withLock { m in
+        return self.requests.withLock { m in
             if let c = m[key] { return c }
             let c = self.registry.makeCounter(name: "embcache_requests_total", labels: [("interface", interface), ("command", command)])
             m[key] = c
             return c
         }
-        c.increment()
-        let k = self.callers.withLock { m in
+    }
+
+    /// The counter of requests from `caller` (a bounded label, see ServerContext.callerLabel).
+    func callerCounter(_ caller: String) -> Counter {
+        self.callers.withLock { m in
             if let c = m[caller] { return c }
             let c = self.registry.makeCounter(name: "embcache_caller_requests_total", labels: [("caller", caller)])
             m[caller] = c
             return c
         }
-        k.increment()
     }
 
-    /// `n` texts answered by `tier`, the request having taken `seconds`.
-    func answered(_ tier: Tier, count n: Int, seconds: Double) {
-        let c = self.results.withLock { m in
+    /// Texts answered by `tier`.
+    func tierCounter(_ tier: Tier) -> Counter {
+        self.results.withLock { m in
             if let c = m[tier.rawValue] { return c }
             let c = self.registry.makeCounter(name: "embcache_results_total", labels: [("tier", tier.rawValue)])
             m[tier.rawValue] = c
             return c
         }
-        c.increment(by: Int64(n))
-        let h = self.latency.withLock { m in
+    }
+
+    /// Request latency of requests answered by `tier` (L1 hits are sampled, see RESPConnectionHandler).
+    func latency(_ tier: Tier) -> DurationHistogram {
+        self.latency.withLock { m in
             if let h = m[tier.rawValue] { return h }
             let h = self.registry.makeDurationHistogram(name: "embcache_request_seconds", labels: [("tier", tier.rawValue)], buckets: Self.buckets)
             m[tier.rawValue] = h
             return h
         }
-        h.record(.nanoseconds(Int64(seconds * 1e9)))
+    }
+
+    /// One request on `interface` for `command`, from `caller`.
+    func request(_ interface: String, _ command: String, caller: String) {
+        self.requestCounter(interface, command).increment()
+        self.callerCounter(caller).increment()
+    }
+
+    /// `n` texts answered by `tier`, the request having taken `seconds`.
+    func answered(_ tier: Tier, count n: Int, seconds: Double) {
+        self.tierCounter(tier).increment(by: Int64(n))
+        self.latency(tier).record(.nanoseconds(Int64(seconds * 1e9)))
     }
 
     /// Gauges read at scrape time from the node's own counters.

@@ -28,6 +28,8 @@ public struct NodeOptions: Sendable {
     public var node = NodeConfiguration()
     public var secret: String?
     public var encoderThreads = 2
+    /// Event-loop threads for RESP and HTTP (the encoder has its own threads).
+    public var ioThreads = 1
     /// Seconds a RESP connection may stay silent before it is closed.
     public var idleTimeout: Int64 = 300
 
@@ -77,14 +79,14 @@ public func buildNode(_ options: NodeOptions, logger: Logger) async throws -> Bu
     let context = ServerContext(node: node, nodeID: options.nodeID, secret: options.secret, metrics: NodeMetrics())
     let limits = RESPLimits(maxBulkLength: options.node.maxTextBytes, maxArguments: options.node.maxBatchTexts + 1)
     let idle = options.idleTimeout
-    let resp = ListenerService(name: "resp", host: options.respHost, port: options.respPort, logger: logger) { channel in
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.ioThreads))
+    let resp = ListenerService(name: "resp", group: group, host: options.respHost, port: options.respPort, logger: logger) { channel in
         try channel.pipeline.syncOperations.addHandlers([
             IdleStateHandler(readTimeout: .seconds(idle)),
-            ByteToMessageHandler(RESPCommandDecoder(limits: limits)),
-            RESPConnectionHandler(server: context),
+            RESPConnectionHandler(server: context, limits: limits),
         ])
     }
-    let http = ListenerService(name: "http", host: options.httpHost, port: options.httpPort, logger: logger) { channel in
+    let http = ListenerService(name: "http", group: group, host: options.httpHost, port: options.httpPort, logger: logger) { channel in
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
         try channel.pipeline.syncOperations.addHandler(HTTPHandler(server: context))
     }
@@ -94,18 +96,20 @@ public func buildNode(_ options: NodeOptions, logger: Logger) async throws -> Bu
 /// A TCP listener as a Service: binds, serves until graceful shutdown, then closes.
 struct ListenerService: Service {
     let name: String
+    let group: MultiThreadedEventLoopGroup
     let host: String
     let port: Int
     let logger: Logger
     let initialize: @Sendable (any Channel) throws -> Void
 
-    init(name: String, host: String, port: Int, logger: Logger, initialize: @escaping @Sendable (any Channel) throws -> Void) {
-        (self.name, self.host, self.port, self.logger, self.initialize) = (name, host, port, logger, initialize)
+    init(name: String, group: MultiThreadedEventLoopGroup, host: String, port: Int, logger: Logger,
+         initialize: @escaping @Sendable (any Channel) throws -> Void) {
+        (self.name, self.group, self.host, self.port, self.logger, self.initialize) = (name, group, host, port, logger, initialize)
     }
 
     func run() async throws {
         let initialize = self.initialize
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let channel = try await ServerBootstrap(group: self.group)
             .serverChannelOption(.backlog, value: 512)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)

@@ -87,5 +87,6 @@ extension RESPConnectionHandler {
     private func setName(_ name: String) {
         self.clientName = name
         self.caller = self.server.callerLabel(name)
+        self.callerRequests = self.server.metrics.callerCounter(self.caller)
     }
 }
