@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""A node against real clients nobody here wrote: redis-py (defaults: RESP3 via HELLO 3), the openai
+package, redis-cli; with a real redis-server as L2 that is killed and restarted mid-run.
+Starts everything on free loopback ports and stops it by PID. Bounded in count and time."""
+import base64, json, os, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("EMBCACHE_BIN", os.path.join(ROOT, ".build", "release", "embcache"))
+passed = failed = 0
+procs = []
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    print(("ok   " if ok else "FAIL ") + name + (f": {detail}" if detail and not ok else ""), flush=True)
+    passed, failed = passed + bool(ok), failed + (not ok)
+
+
+def free_port():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+
+
+def wait_port(port, seconds=20):
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close(); return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def start_redis(port):
+    p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs.append(p); wait_port(port); return p
+
+
+def kill(p):
+    if p.poll() is None:
+        p.kill(); p.wait(5)
+
+
+import redis
+from openai import OpenAI
+
+redis_port, resp_port, http_port = free_port(), free_port(), free_port()
+rs = start_redis(redis_port)
+log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
+node = subprocess.Popen([BIN, "serve", "--resp", f"127.0.0.1:{resp_port}", "--http", f"127.0.0.1:{http_port}",
+                         "--redis", f"127.0.0.1:{redis_port}", "--ttl", "1h"], cwd=ROOT, stdout=log, stderr=log)
+procs.append(node)
+try:
+    check("node starts and listens", wait_port(resp_port) and wait_port(http_port))
+    embed_out = subprocess.run([BIN, "embed", "hello world", "the cache is warm", "ünïcödé text"], cwd=ROOT, capture_output=True, text=True, timeout=60).stdout
+    reference = [np.array(json.loads(l)["embedding"], np.float32) for l in embed_out.splitlines()]
+
+    r = redis.Redis(port=resp_port)  # redis-py 8 defaults: protocol 3, HELLO 3 on connect
+    v = r.execute_command("EMBED", "hello world")
+    a = np.frombuffer(v, "<f4")
+    check("redis-py EMBED returns 1536 bytes", len(v) == 1536)
+    check("redis-py EMBED equals the encoder's vector", np.array_equal(a, reference[0]))
+    vs = r.execute_command("MEMBED", "hello world", "the cache is warm", "ünïcödé text")
+    check("redis-py MEMBED answers in request order", all(np.array_equal(np.frombuffer(x, "<f4"), ref) for x, ref in zip(vs, reference)))
+    info = r.info("tiers")
+    check("a repeated text is served from L1", info.get("served_l1", 0) >= 1, str(info))
+    p = r.pipeline(transaction=False)
+    for i in range(100):
+        p.execute_command("EMBED", ["hello world", "the cache is warm", "ünïcödé text"][i % 3])
+    res = p.execute()
+    check("a pipeline of 100 answers every command in order", len(res) == 100 and all(np.array_equal(np.frombuffer(x, "<f4"), reference[i % 3]) for i, x in enumerate(res)))
+    check("texts the model cannot tell apart share one entry", r.execute_command("EMBED.LOCATE", "Hello  World")[0] == r.execute_command("EMBED.LOCATE", "hello world")[0])
+    loc = r.execute_command("EMBED.LOCATE", "hello world")
+    check("EMBED.LOCATE says key, owner and tier", len(loc) == 3 and len(loc[0]) == 32 and loc[2] == b"l1", str(loc))
+    r2 = redis.Redis(port=resp_port, protocol=2)
+    check("RESP2 clients work too", np.array_equal(np.frombuffer(r2.execute_command("EMBED", "hello world"), "<f4"), reference[0]))
+    r.execute_command("CLIENT", "SETNAME", "rag-service")
+
+    # Errors: each gets a clear reply and the connection stays usable.
+    def err(*cmd):
+        try:
+            r.execute_command(*cmd); return None
+        except redis.ResponseError as e:
+            return str(e)
+    check("unknown command is an error", (err("FLY", "away") or "").startswith("unknown command"))
+    check("wrong arity is an error", "wrong number of arguments" in (err("EMBED") or ""))
+    check("invalid UTF-8 is an error", "UTF-8" in (err("EMBED", b"\xff\xfe") or ""))
+    check("an oversized text is TOOBIG", "TOOBIG" in (err("EMBED", "x" * (70 << 10)) or ""), err("EMBED", "x" * (70 << 10)))
+    check("the connection survives the errors", np.array_equal(np.frombuffer(r.execute_command("EMBED", "hello world"), "<f4"), reference[0]))
+    check("an empty text embeds ([CLS] [SEP])", len(r.execute_command("EMBED", "")) == 1536)
+    s = socket.create_connection(("127.0.0.1", resp_port)); s.sendall(b"*1\r\n$abc\r\n"); s.settimeout(5)
+    check("a malformed frame gets a protocol error", s.recv(200).startswith(b"-ERR Protocol error"))
+    s.close()
+    check("other clients are unaffected", r.ping())
+
+    # redis-cli, a client nobody here wrote, through its own argument parsing.
+    out = subprocess.run(["redis-cli", "-p", str(resp_port), "--no-raw", "EMBED", "hello world"], capture_output=True, timeout=10).stdout
+    check("redis-cli EMBED answers", len(out) > 1536, out[:80])
+    out = subprocess.run(["redis-cli", "-p", str(resp_port), "INFO", "l1"], capture_output=True, text=True, timeout=10).stdout
+    check("redis-cli INFO l1", "l1_entries:" in out, out[:200])
+
+    # OpenAI client: base64 (its default) and float.
+    client = OpenAI(base_url=f"http://127.0.0.1:{http_port}/v1", api_key="unused")
+    e = client.embeddings.create(model="all-MiniLM-L6-v2", input=["hello world", "the cache is warm"])
+    check("openai (base64 default) returns the encoder's vectors", all(np.allclose(np.array(d.embedding, np.float32), ref, atol=0) for d, ref in zip(e.data, reference)))
+    e = client.embeddings.create(model="sentence-transformers/all-MiniLM-L6-v2", input="hello world", encoding_format="float")
+    check("openai float format", np.array_equal(np.array(e.data[0].embedding, np.float32), reference[0]))
+    check("usage counts prompt tokens", e.usage.prompt_tokens == 4, str(e.usage))
+    try:
+        client.embeddings.create(model="text-embedding-3-small", input="x"); check("unknown model is 404", False)
+    except Exception as ex:
+        check("unknown model is 404 model_not_found", getattr(ex, "status_code", None) == 404 and getattr(ex, "code", None) == "model_not_found", repr(ex))
+    for path in ("/healthz", "/readyz"):
+        check(f"GET {path}", urllib.request.urlopen(f"http://127.0.0.1:{http_port}{path}", timeout=5).status == 200)
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=5).read().decode()
+    check("metrics: requests by command, results by tier, callers", 'command="embed"' in metrics and 'tier="l1"' in metrics and 'caller="rag-service"' in metrics)
+
+    # L2: after an L1 flush (a node restart keeps Redis), the entry comes from Redis.
+    time.sleep(0.3)
+    kill(node)
+    node = subprocess.Popen([BIN, "serve", "--resp", f"127.0.0.1:{resp_port}", "--http", f"127.0.0.1:{http_port}",
+                             "--redis", f"127.0.0.1:{redis_port}"], cwd=ROOT, stdout=log, stderr=log)
+    procs.append(node); wait_port(resp_port)
+    r = redis.Redis(port=resp_port)
+    check("after a restart the vector comes from L2", np.array_equal(np.frombuffer(r.execute_command("EMBED", "the cache is warm"), "<f4"), reference[1]) and r.info("tiers")["served_l2"] == 1, str(r.info("tiers")))
+
+    # 1,000 concurrent identical misses: one computation.
+    before = r.info("encoder")["texts"]
+    def one(_):
+        return redis.Redis(port=resp_port, protocol=2).execute_command("EMBED", "a brand new text nobody asked for yet")
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(64) as pool:
+        answers = list(pool.map(one, range(1000)))
+    check("1,000 concurrent identical misses: all answered alike", len(set(answers)) == 1 and len(answers) == 1000)
+    check("1,000 concurrent identical misses: exactly one encoder computation", r.info("encoder")["texts"] - before == 1, str(r.info("encoder")))
+
+    # Redis killed mid-run: every request still answered correctly; restarted: L2 used again.
+    texts = [f"text number {i} for the outage test" for i in range(60)]
+    expected = {t: r.execute_command("EMBED", t) for t in texts[:30]}
+    kill(rs)
+    bad = 0
+    for t in texts:
+        v = r.execute_command("EMBED", t)
+        if len(v) != 1536 or (t in expected and v != expected[t]):
+            bad += 1
+    check("with Redis dead every request is answered correctly", bad == 0)
+    check("INFO shows L2 down", r.info("l2")["l2_up"] == 0)
+    rs = start_redis(redis_port)
+    end = time.time() + 10
+    while time.time() < end and r.info("l2")["l2_up"] != 1:
+        time.sleep(0.1)
+    check("Redis restarted: the node uses it again", r.info("l2")["l2_up"] == 1)
+    r.execute_command("EMBED", "written after the restart")
+    time.sleep(0.5)
+    check("new entries reach the restarted Redis", redis.Redis(port=redis_port).dbsize() >= 1)
+
+    check("INVALIDATE removes from L1 and L2", r.execute_command("INVALIDATE", "written after the restart") == 1
+          and r.execute_command("EMBED.LOCATE", "written after the restart")[2] == b"miss")
+
+    # Graceful shutdown on SIGTERM.
+    node.send_signal(signal.SIGTERM)
+    try:
+        node.wait(15); check("SIGTERM stops the node cleanly", node.returncode == 0, str(node.returncode))
+    except subprocess.TimeoutExpired:
+        check("SIGTERM stops the node cleanly", False, "still running after 15 s")
+finally:
+    for p in procs:
+        kill(p)
+    log.seek(0)
+    if failed:
+        print("---- node log ----\n" + log.read()[-3000:])
+    os.unlink(log.name)
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
