@@ -97,9 +97,7 @@ public final class RedisL2: Sendable {
     /// The records of `keys` (nil per absent or undecodable key), or nil when Redis is unavailable.
     public func mget(_ keys: [String]) async -> [L2Record?]? {
         guard !keys.isEmpty else { return [] }
-        guard let reply = await self.run([[Array("MGET".utf8)] + keys.map(self.key)]), case .array(let values) = reply[0],
-            values.count == keys.count
-        else { return nil }
+        guard let values = await self.lookup(keys.map(self.key)) else { return nil }
         var hits = 0
         var undecodable = 0
         let records = values.map { value -> L2Record? in
@@ -186,6 +184,17 @@ public final class RedisL2: Sendable {
         self.writeSignal.lock()
         self.writeSignal.broadcast()
         self.writeSignal.unlock()
+    }
+
+    /// MGET through the merging reader queue; nil at once when Redis is down.
+    func lookup(_ keys: [[UInt8]]) async -> [RedisReply]? {
+        guard self.state.withLock({ s -> Bool in
+            if !s.up { s.stats.errors += 1 }
+            return s.up && !s.stopping
+        }) else { return nil }
+        return await withCheckedContinuation { continuation in
+            if !self.jobs.pushLookup(keys, { continuation.resume(returning: $0) }) { continuation.resume(returning: nil) }
+        }
     }
 
     /// Runs commands as one pipeline on a reader thread; nil at once when Redis is down.
