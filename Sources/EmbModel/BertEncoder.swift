@@ -98,6 +98,9 @@ public final class BertEncoder: Sendable {
         }
     }
 
+    /// Token rows of one forward pass at most (a longer batch runs in several passes).
+    public static let maxRowsPerPass = 1024
+
     /// The unit vectors of a batch of token-id sequences (each as the tokenizer made it: [CLS] … [SEP],
     /// at most `config.maxTokens` ids). Calls are serialized; a batch uses `threads` threads.
     public func embed(_ batch: [[Int32]]) -> [[Float]] {
@@ -106,7 +109,22 @@ public final class BertEncoder: Sendable {
             precondition(!ids.isEmpty && ids.count <= self.config.maxTokens, "token sequence of \(ids.count) ids")
         }
         return self.workspace.withLock { workspace in
-            self.forward(batch, workspace: workspace)
+            // Passes of at most `maxRowsPerPass` tokens: the workspace (≈ 17 KB per token row) stays
+            // small, and GEMMs of ~1000 rows already run at full speed.
+            var vectors: [[Float]] = []
+            vectors.reserveCapacity(batch.count)
+            var start = 0
+            while start < batch.count {
+                var end = start
+                var rows = 0
+                while end < batch.count && (end == start || rows + batch[end].count <= Self.maxRowsPerPass) {
+                    rows += batch[end].count
+                    end += 1
+                }
+                vectors += self.forward(Array(batch[start..<end]), workspace: workspace)
+                start = end
+            }
+            return vectors
         }
     }
 }
