@@ -98,7 +98,51 @@ extension RESPConnectionHandler {
                 return
             }
         }
-        self.runLookup([Array(text.readableBytesView)], single: true, sequence: sequence, context: context)
+        self.deferredEmbeds.append((sequence, Array(text.readableBytesView)))
+    }
+
+    /// One lookup for all of a burst's L1-missing EMBEDs (a pipeline of 16 costs one task and, for
+    /// L2 hits, one MGET). If the batch fails as a whole (one text is invalid), each text is retried
+    /// alone so every request gets its own answer.
+    func runDeferredEmbeds(context: ChannelHandlerContext) {
+        guard !self.deferredEmbeds.isEmpty else { return }
+        let batch = self.deferredEmbeds
+        self.deferredEmbeds.removeAll(keepingCapacity: true)
+        let node = self.server.node
+        let metrics = self.server.metrics
+        let texts = batch.map(\.text)
+        self.runAsync(batch.map(\.sequence), context: context) {
+            await Self.lookupEach(node: node, metrics: metrics, texts: texts)
+        }
+    }
+
+    /// The replies of a deferred EMBED batch, one per text.
+    static func lookupEach(node: EmbeddingNode, metrics: NodeMetrics, texts: [[UInt8]]) async -> [ByteBuffer] {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var replies: [ByteBuffer] = []
+        do {
+            let results = try await node.embed(texts)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            for r in results {
+                var reply = ByteBuffer()
+                r.vector.withUnsafeBytes { reply.writeBulkString(bytes: $0) }
+                replies.append(reply)
+                metrics.answered(r.tier, count: 1, seconds: seconds)
+            }
+        } catch {
+            replies = []
+            for text in texts {
+                var reply = ByteBuffer()
+                do {
+                    let r = try await node.embed([text])[0]
+                    r.vector.withUnsafeBytes { reply.writeBulkString(bytes: $0) }
+                } catch {
+                    reply = Self.nodeError(error)
+                }
+                replies.append(reply)
+            }
+        }
+        return replies
     }
 
     private func runLookup(_ texts: [[UInt8]], single: Bool, sequence: Int, context: ChannelHandlerContext) {

@@ -34,6 +34,8 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// L1 hits are timed one in `l1LatencySampling`: two clock reads per hit cost more than the hit.
     static let l1LatencySampling = 16
     var l1Hits = 0
+    /// EMBEDs of this read burst that missed L1: looked up together, as one MEMBED would be.
+    var deferredEmbeds: [(sequence: Int, text: [UInt8])] = []
 
     /// Bytes received and not yet framed (a request cut across reads).
     private var inbound: ByteBuffer?
@@ -84,6 +86,7 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             buffer.discardReadBytes()
             self.inbound = buffer
         }
+        self.runDeferredEmbeds(context: context)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -129,6 +132,20 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func closeAfterReply(_ sequence: Int) { self.closeAfterSequence = sequence }
+
+    /// Runs `work` off the event loop and slots its replies (one per sequence number) in order.
+    func runAsync(_ sequences: [Int], context: ChannelHandlerContext, _ work: @escaping @Sendable () async -> [ByteBuffer]) {
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        Task {
+            let replies = await work()
+            loop.execute {
+                let (handler, context) = bound.value
+                for (sequence, reply) in zip(sequences, replies) { handler.complete(sequence, reply) }
+                handler.flush(context: context)
+            }
+        }
+    }
 
     /// Runs `work` off the event loop and slots its reply in order when it is done.
     func runAsync(_ sequence: Int, context: ChannelHandlerContext, _ work: @escaping @Sendable () async -> ByteBuffer) {
