@@ -74,7 +74,7 @@ extension EmbeddingNode {
                     let text = texts[i]
                     group.addTask {
                         let (computed, shared) = try await self.compute(key, ids: tokenIDs, text: text)
-                        return (i, computed.vector, shared ? .coalesced : .computed)
+                        return (i, computed.vector, shared || computed.reused ? .coalesced : .computed)
                     }
                 }
                 for try await (i, vector, tier) in group { results[i] = (vector, tier) }
@@ -88,6 +88,11 @@ extension EmbeddingNode {
     /// Computes `key` once among concurrent callers, then stores it in L1 and L2.
     func compute(_ key: CacheKey, ids: [Int32]?, text: [UInt8]) async throws -> (Computed, shared: Bool) {
         try await self.flights.run(key) {
+            // A flight for this key may have ended between our L1 miss and now (its result is in
+            // L1 by then): look again before computing, so a key is computed once, not twice.
+            if self.l1Enabled, case .hit(let v, _) = self.l1.lookup(Self.lruKey(key), now: self.clock(), { Array($0) }) {
+                return Computed(vector: v, delta: 0, reused: true)
+            }
             let start = self.clock()
             let tokenIDs = ids ?? text.withUnsafeBytes { self.key(of: $0)?.ids } ?? []
             let floats = try await self.batcher.submit(tokenIDs)
@@ -96,7 +101,7 @@ extension EmbeddingNode {
             let now = self.clock()
             if self.l1Enabled { vector.withUnsafeBytes { self.l1.insert(Self.lruKey(key), value: $0, now: now, ttl: self.configuration.ttl, delta: delta) } }
             self.l2?.enqueueSet(key.hex, L2Record(createdAt: now, delta: Float(delta), vector: vector), ttlSeconds: Int(self.configuration.ttl.rounded(.up)))
-            return Computed(vector: vector, delta: delta)
+            return Computed(vector: vector, delta: delta, reused: false)
         }
     }
 

@@ -45,6 +45,8 @@ public final class EmbeddingNode: Sendable {
     struct Computed: Sendable {
         let vector: [UInt8]
         let delta: Double
+        /// Found in L1 by a late joiner after the flight that computed it had ended.
+        let reused: Bool
     }
 
     public init(model: EmbeddingModel, configuration: NodeConfiguration, l2: RedisL2?,
