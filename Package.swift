@@ -42,6 +42,8 @@ let package = Package(
         .target(name: "EmbHash", dependencies: ["CXXHash"], swiftSettings: swiftSettings),
         .target(name: "EmbTokenizer", swiftSettings: swiftSettings),
         .target(name: "EmbLRU", swiftSettings: swiftSettings),
+        .target(name: "EmbRing", dependencies: ["EmbHash"], swiftSettings: swiftSettings),
+        .target(name: "EmbCluster", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
         .target(name: "EmbSingleFlight", swiftSettings: swiftSettings),
         .target(name: "EmbRESP", dependencies: [nio], swiftSettings: swiftSettings),
         .target(name: "EmbRedis", dependencies: ["CHiredis", logging], swiftSettings: swiftSettings),
@@ -53,7 +55,7 @@ let package = Package(
         .target(
             name: "EmbServer",
             dependencies: [
-                "EmbNode", "EmbRESP", "EmbRedis", "EmbModel", nio, nioPosix, nioHTTP1, logging, lifecycle,
+                "EmbNode", "EmbRESP", "EmbRedis", "EmbModel", "EmbRing", "EmbCluster", "EmbHash", nio, nioPosix, nioHTTP1, logging, lifecycle,
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings
@@ -63,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "EmbCLI",
             dependencies: [
-                "EmbModel", "EmbTokenizer", "EmbServer", logging, lifecycle,
+                "EmbModel", "EmbTokenizer", "EmbServer", "EmbCluster", "EmbRing", "EmbHash", "EmbRESP", logging, lifecycle,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -76,6 +78,8 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "EmbRingTests", dependencies: ["EmbRing", "EmbHash"], swiftSettings: swiftSettings),
+        .testTarget(name: "EmbClusterTests", dependencies: ["EmbCluster"], swiftSettings: swiftSettings),
         .testTarget(name: "EmbLRUTests", dependencies: ["EmbLRU"], swiftSettings: swiftSettings),
         .testTarget(name: "EmbSingleFlightTests", dependencies: ["EmbSingleFlight"], swiftSettings: swiftSettings),
         .testTarget(

@@ -1,5 +1,6 @@
 // `embcache serve`: run one node (RESP + HTTP), until SIGINT or SIGTERM.
 import ArgumentParser
+import EmbCluster
 import EmbModel
 import EmbServer
 import Foundation
@@ -21,6 +22,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "XFetch beta for probabilistic early expiry (0 disables).") var earlyExpiryBeta = 1.0
     @Option(help: "Shared secret clients must AUTH with (none by default: loopback only).") var secret: String?
     @Option(help: "This node's id.") var node = "n1"
+    @Option(help: "A cluster file (YAML): addresses, Redis, cache settings and the ring come from it.") var cluster: String?
     @Option(help: "Encoder threads.") var threads = 2
     @Option(help: "Network (event-loop) threads.") var ioThreads = 1
 
@@ -52,7 +54,36 @@ struct ServeCommand: AsyncParsableCommand {
         options.secret = self.secret
         options.encoderThreads = self.threads
         options.ioThreads = self.ioThreads
+        if let path = self.cluster {
+            let file = try ClusterFile.load(path: path)
+            for warning in file.warnings { logger.warning("\(warning)") }
+            let me = try file.node(self.node)
+            options.cluster = file
+            options.clusterPath = path
+            (options.respHost, options.respPort) = (me.resp.host, me.resp.port)
+            (options.httpHost, options.httpPort) = (me.http.host, me.http.port)
+            options.redis = me.redis.map { ($0.host, $0.port, $0.db) }
+            options.redisOptional = false
+            options.modelDirectory = file.modelPath
+            options.node.l1MaxBytes = file.l1MaxBytes
+            options.node.ttl = file.ttlSeconds
+            options.node.earlyExpiryBeta = file.earlyExpiryBeta
+            options.secret = file.secret
+        }
         let built = try await buildNode(options, logger: logger)
+        if let reload = built.context.reload {
+            // SIGHUP re-reads the cluster file (as CLUSTER RELOAD does).
+            let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+            signal(SIGHUP, SIG_IGN)
+            source.setEventHandler {
+                switch reload() {
+                case .success: logger.info("SIGHUP: cluster file reloaded")
+                case .failure(let error): logger.error("SIGHUP: cluster file refused, keeping the old one: \(error)")
+                }
+            }
+            source.resume()
+            SignalSourceHolder.keep(source)
+        }
         let group = ServiceGroup(configuration: .init(services: built.services.map { .init(service: $0) },
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
@@ -66,22 +97,8 @@ struct ServeCommand: AsyncParsableCommand {
     }
 }
 
-/// Sizes ("256MiB", "1GB", "1048576") and durations ("24h", "30m", "90s", "1d").
-enum Units {
-    static func bytes(_ s: String) -> Int? {
-        let units: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("KB", 1000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("B", 1)]
-        for (suffix, scale) in units where s.hasSuffix(suffix) {
-            return Double(s.dropLast(suffix.count)).map { Int($0 * Double(scale)) }
-        }
-        return Int(s)
-    }
-
-    static func seconds(_ s: String) -> Double? {
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
-        for (suffix, scale) in units where s.hasSuffix(suffix) {
-            if suffix == "s" && s.hasSuffix("ms") { continue }
-            return Double(s.dropLast(suffix.count)).map { $0 * scale }
-        }
-        return Double(s)
-    }
+/// Keeps the SIGHUP source alive for the life of the process.
+enum SignalSourceHolder {
+    nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
+    static func keep(_ source: any DispatchSourceSignal) { sources.append(source) }
 }

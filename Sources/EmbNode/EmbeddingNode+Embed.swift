@@ -8,7 +8,7 @@ import Foundation
 extension EmbeddingNode {
     /// The vectors (1536 bytes each, little-endian float32) of `texts`, in order, and the tiers that
     /// answered. Throws NodeError for invalid input or when the encoder queue is full.
-    public func embed(_ texts: [[UInt8]]) async throws -> [(vector: [UInt8], tier: Tier)] {
+    public func embed(_ texts: [[UInt8]], forwarded: Bool = false) async throws -> [(vector: [UInt8], tier: Tier)] {
         guard texts.count <= self.configuration.maxBatchTexts else {
             throw NodeError.tooManyTexts(count: texts.count, limit: self.configuration.maxBatchTexts)
         }
@@ -29,6 +29,18 @@ extension EmbeddingNode {
                 text.withUnsafeBytes { self.remember($0, as: k.key) }
             }
         }
+        let answered: [(vector: [UInt8], tier: Tier)]
+        if let router = self.router, !forwarded {
+            answered = try await self.routed(texts, keys: keys, ids: ids, router: router)
+        } else {
+            answered = try await self.lookupLocal(texts, keys: keys, ids: ids)
+        }
+        for r in answered { self.tierCounts.add(r.tier, 1) }
+        return answered
+    }
+
+    /// The local path (this node owns the keys): L1, one L2 MGET, then single-flight computation.
+    func lookupLocal(_ texts: [[UInt8]], keys: [CacheKey], ids: [[Int32]?]) async throws -> [(vector: [UInt8], tier: Tier)] {
         let now = self.clock()
         var results = [(vector: [UInt8], tier: Tier)?](repeating: nil, count: texts.count)
         var missing: [Int] = []
@@ -80,9 +92,7 @@ extension EmbeddingNode {
                 for try await (i, vector, tier) in group { results[i] = (vector, tier) }
             }
         }
-        let answered = results.map { $0! }
-        for r in answered { self.tierCounts.add(r.tier, 1) }
-        return answered
+        return results.map { $0! }
     }
 
     /// Computes `key` once among concurrent callers, then stores it in L1 and L2.
@@ -116,23 +126,36 @@ extension EmbeddingNode {
         }
     }
 
-    /// Removes the texts' entries from L1 and L2; the number of texts that had an entry somewhere.
-    public func invalidate(_ texts: [[UInt8]]) async throws -> Int {
+    /// Removes the texts' entries on their owners (L1 and L2, and this node's hot cache); the number
+    /// of texts that had an entry somewhere.
+    public func invalidate(_ texts: [[UInt8]], forwarded: Bool = false) async throws -> Int {
         var removed = 0
+        var remote: [String: [[UInt8]]] = [:]
         for (i, text) in texts.enumerated() {
             guard let k = text.withUnsafeBytes({ self.key(of: $0) }) else { throw NodeError.invalidUTF8(index: i) }
+            self.hotCache.remove(Self.lruKey(k.key))
+            if !forwarded, let owner = self.router?.remoteOwner(of: k.key) {
+                remote[owner, default: []].append(text)
+                continue
+            }
             let inL1 = self.l1.remove(Self.lruKey(k.key))
             let inL2 = (await self.l2?.delete([k.key.hex]) ?? 0) > 0
             if inL1 || inL2 { removed += 1 }
         }
+        for (peer, batch) in remote {
+            removed += (try? await self.router!.invalidate(batch, at: peer)) ?? 0
+        }
         return removed
     }
 
-    /// Where `text` would be served from, changing nothing: (key, "l1" | "l2" | "miss").
-    public func locate(_ text: [UInt8]) async throws -> (key: CacheKey, tier: String) {
+    /// Where `text` would be served from, changing nothing: (key, owner id or nil for this node, tier).
+    public func locate(_ text: [UInt8], forwarded: Bool = false) async throws -> (key: CacheKey, owner: String?, tier: String) {
         guard let k = text.withUnsafeBytes({ self.key(of: $0) }) else { throw NodeError.invalidUTF8(index: 0) }
-        if self.l1.contains(Self.lruKey(k.key), now: self.clock()) { return (k.key, "l1") }
-        if await self.l2?.exists(k.key.hex) == true { return (k.key, "l2") }
-        return (k.key, "miss")
+        if !forwarded, let router = self.router, let owner = router.remoteOwner(of: k.key) {
+            return (k.key, owner, (try? await router.locate(text, at: owner)) ?? "miss")
+        }
+        if self.l1.contains(Self.lruKey(k.key), now: self.clock()) { return (k.key, nil, "l1") }
+        if await self.l2?.exists(k.key.hex) == true { return (k.key, nil, "l2") }
+        return (k.key, nil, "miss")
     }
 }

@@ -23,6 +23,10 @@ import Synchronization
 /// Which tier answered.
 public enum Tier: String, Sendable, CaseIterable {
     case l1, l2, computed, coalesced
+    /// From the hot cache of keys owned by other nodes.
+    case hot
+    /// Forwarded to the owner node (which answered from its own tiers).
+    case forwarded
 }
 
 /// One node's cache and encoder.
@@ -41,6 +45,10 @@ public final class EmbeddingNode: Sendable {
     let clock: @Sendable () -> Double
     /// False with l1MaxBytes = 0: every request goes to L2 (for the L2 benchmark and L2-only nodes).
     public let l1Enabled: Bool
+    /// Cluster routing; nil for a standalone node.
+    public let router: (any PeerRouter)?
+    /// Recently fetched vectors of keys other nodes own (groupcache's hotCache): small, short TTL.
+    let hotCache: EmbeddingLRU
 
     struct Computed: Sendable {
         let vector: [UInt8]
@@ -49,8 +57,10 @@ public final class EmbeddingNode: Sendable {
         let reused: Bool
     }
 
-    public init(model: EmbeddingModel, configuration: NodeConfiguration, l2: RedisL2?,
+    public init(model: EmbeddingModel, configuration: NodeConfiguration, l2: RedisL2?, router: (any PeerRouter)? = nil,
                 clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+        self.router = router
+        self.hotCache = EmbeddingLRU(LRUConfiguration(maxBytes: configuration.hotCacheMaxBytes, valueBytes: Self.vectorBytes, earlyExpiryBeta: 0))
         self.model = model
         self.configuration = configuration
         self.l2 = l2
@@ -106,6 +116,12 @@ public final class EmbeddingNode: Sendable {
     public func serveFromL1(_ text: UnsafeRawBufferPointer, _ write: (UnsafeRawBufferPointer) -> Void) -> Bool {
         guard let key = self.aliasedKey(text) else { return false }
         guard self.l1Enabled else { return false }
+        if let router = self.router, router.remoteOwner(of: key) != nil {
+            // Another node owns it: only the hot cache may answer here.
+            let (hot, _) = self.hotCache.read(Self.lruKey(key), now: self.clock(), write)
+            if hot { self.count(.hot) }
+            return hot
+        }
         let (hit, refresh) = self.l1.read(Self.lruKey(key), now: self.clock(), write)
         guard hit else { return false }
         self.count(.l1)
@@ -120,6 +136,8 @@ final class TierCounters: Sendable {
     private let l2 = Atomic<Int>(0)
     private let computed = Atomic<Int>(0)
     private let coalesced = Atomic<Int>(0)
+    private let hot = Atomic<Int>(0)
+    private let forwarded = Atomic<Int>(0)
 
     func add(_ tier: Tier, _ n: Int) {
         switch tier {
@@ -127,11 +145,14 @@ final class TierCounters: Sendable {
         case .l2: self.l2.add(n, ordering: .relaxed)
         case .computed: self.computed.add(n, ordering: .relaxed)
         case .coalesced: self.coalesced.add(n, ordering: .relaxed)
+        case .hot: self.hot.add(n, ordering: .relaxed)
+        case .forwarded: self.forwarded.add(n, ordering: .relaxed)
         }
     }
 
     func snapshot() -> [Tier: Int] {
         [.l1: self.l1.load(ordering: .relaxed), .l2: self.l2.load(ordering: .relaxed),
-         .computed: self.computed.load(ordering: .relaxed), .coalesced: self.coalesced.load(ordering: .relaxed)]
+         .computed: self.computed.load(ordering: .relaxed), .coalesced: self.coalesced.load(ordering: .relaxed),
+         .hot: self.hot.load(ordering: .relaxed), .forwarded: self.forwarded.load(ordering: .relaxed)]
     }
 }

@@ -16,6 +16,10 @@ public struct NodeConfiguration: Sendable {
     public var batcher = EncoderBatcher.Configuration()
     /// Budget of the text → key alias table (lets a repeated text skip tokenization).
     public var aliasMaxBytes = 32 << 20
+    /// Budget of the hot cache (vectors of keys other nodes own).
+    public var hotCacheMaxBytes = 16 << 20
+    /// How long a hot-cache entry lives: short, so an invalidation on the owner is seen soon.
+    public var hotCacheTTL: Double = 30
 
     public init() {}
 }

@@ -13,12 +13,13 @@ public enum RedisReply: Sendable, Equatable {
     case null
 }
 
-/// A blocking connection with connect and command timeouts. Not thread-safe: one owner.
-final class RedisConnection {
+/// A blocking connection with connect and command timeouts (to Redis, or to a peer node: both speak
+/// RESP). Not thread-safe: one owner.
+public final class RedisConnection {
     private let context: UnsafeMutablePointer<redisContext>
 
     /// Connects (and selects `db` when it is not 0); nil when Redis cannot be reached in time.
-    init?(host: String, port: Int, db: Int, connectTimeout: Double, commandTimeout: Double) {
+    public init?(host: String, port: Int, db: Int, connectTimeout: Double, commandTimeout: Double) {
         guard let c = redisConnectWithTimeout(host, Int32(port), Self.timeval(connectTimeout)) else { return nil }
         guard c.pointee.err == 0 else {
             redisFree(c)
@@ -36,7 +37,7 @@ final class RedisConnection {
     }
 
     /// One command; nil on an I/O error or timeout (the connection is then unusable).
-    func command(_ args: [[UInt8]]) -> RedisReply? {
+    public func command(_ args: [[UInt8]]) -> RedisReply? {
         self.withArgv(args) { argc, argv, lengths in
             guard let raw = redisCommandArgv(self.context, argc, argv, lengths) else { return nil }
             let reply = raw.assumingMemoryBound(to: redisReply.self)
@@ -46,7 +47,7 @@ final class RedisConnection {
     }
 
     /// Several commands in one round trip (hiredis buffers the appends and flushes on the first read).
-    func pipeline(_ commands: [[[UInt8]]]) -> [RedisReply]? {
+    public func pipeline(_ commands: [[[UInt8]]]) -> [RedisReply]? {
         for args in commands {
             let ok = self.withArgv(args) { argc, argv, lengths in redisAppendCommandArgv(self.context, argc, argv, lengths) == REDIS_OK }
             guard ok else { return nil }

@@ -2,6 +2,7 @@
 // ServiceGroup (swift-service-lifecycle). `serve` and the tests both call `buildNode`. On SIGTERM or
 // SIGINT the group shuts down in reverse order: listeners stop accepting and close, then the L2
 // service stops the batcher and drains the write-behind queue.
+import EmbCluster
 import EmbModel
 import EmbNode
 import EmbRESP
@@ -32,6 +33,9 @@ public struct NodeOptions: Sendable {
     public var ioThreads = 1
     /// Seconds a RESP connection may stay silent before it is closed.
     public var idleTimeout: Int64 = 300
+    /// The cluster file this node was started from (nil: standalone), and its path for reloads.
+    public var cluster: ClusterFile?
+    public var clusterPath: String?
 
     public init() {}
 
@@ -75,8 +79,26 @@ public func buildNode(_ options: NodeOptions, logger: Logger) async throws -> Bu
             await client.shutdown(deadline: 0)
         }
     }
-    let node = EmbeddingNode(model: model, configuration: options.node, l2: l2)
-    let context = ServerContext(node: node, nodeID: options.nodeID, secret: options.secret, metrics: NodeMetrics())
+    var router: ClusterRouter? = nil
+    var reload: (@Sendable () -> Result<Void, any Error>)? = nil
+    if let file = options.cluster {
+        let r = ClusterRouter(file: file, selfID: options.nodeID, logger: logger)
+        router = r
+        if let path = options.clusterPath {
+            let nodeID = options.nodeID
+            reload = {
+                // A bad file is refused and the old one kept; this node must still be in the new one.
+                Result {
+                    let next = try ClusterFile.load(path: path)
+                    _ = try next.node(nodeID)
+                    r.reload(next)
+                }
+            }
+        }
+    }
+    let node = EmbeddingNode(model: model, configuration: options.node, l2: l2, router: router)
+    let context = ServerContext(node: node, nodeID: options.nodeID, secret: options.secret, metrics: NodeMetrics(),
+                                cluster: router, reload: reload)
     let limits = RESPLimits(maxBulkLength: options.node.maxTextBytes, maxArguments: options.node.maxBatchTexts + 1)
     let idle = options.idleTimeout
     let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.ioThreads))

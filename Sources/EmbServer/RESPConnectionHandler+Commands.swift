@@ -63,14 +63,63 @@ extension RESPConnectionHandler {
             self.runAsync(sequence, context: context) {
                 var reply = ByteBuffer()
                 do {
-                    let (key, tier) = try await node.locate(text)
+                    let (key, owner, tier) = try await node.locate(text)
                     reply.writeArrayHeader(3)
                     reply.writeBulkString(key.hex)
-                    reply.writeBulkString(id)
+                    reply.writeBulkString(owner ?? id)
                     reply.writeBulkString(tier)
                 } catch { reply = Self.nodeError(error) }
                 return reply
             }
+        case "PEER.MEMBED":
+            // Internal: a peer forwards texts this node owns. Served here, never forwarded again.
+            guard args.count >= 2 else { return self.complete(sequence, Self.arity(name)) }
+            let texts = args.dropFirst().map { Array($0.readableBytesView) }
+            let node = self.server.node
+            self.runAsync(sequence, context: context) {
+                var reply = ByteBuffer()
+                do {
+                    let results = try await node.embed(texts, forwarded: true)
+                    reply.writeArrayHeader(results.count)
+                    for r in results { r.vector.withUnsafeBytes { reply.writeBulkString(bytes: $0) } }
+                } catch { reply = Self.nodeError(error) }
+                return reply
+            }
+        case "EMBED.WARM":
+            // For `embcache warm`, which routes by the ring itself: served here as owner; replies with
+            // the tier that answered each text (l1, l2, computed, coalesced) instead of the vectors.
+            guard args.count >= 2 else { return self.complete(sequence, Self.arity(name)) }
+            let texts = args.dropFirst().map { Array($0.readableBytesView) }
+            let node = self.server.node
+            self.runAsync(sequence, context: context) {
+                var reply = ByteBuffer()
+                do {
+                    let results = try await node.embed(texts, forwarded: true)
+                    reply.writeArrayHeader(results.count)
+                    for r in results { reply.writeBulkString(r.tier.rawValue) }
+                } catch { reply = Self.nodeError(error) }
+                return reply
+            }
+        case "PEER.LOCATE":
+            guard args.count == 2 else { return self.complete(sequence, Self.arity(name)) }
+            let text = Array(args[1].readableBytesView)
+            let node = self.server.node
+            self.runAsync(sequence, context: context) {
+                var reply = ByteBuffer()
+                do { reply.writeBulkString(try await node.locate(text, forwarded: true).tier) } catch { reply = Self.nodeError(error) }
+                return reply
+            }
+        case "PEER.INVALIDATE":
+            guard args.count >= 2 else { return self.complete(sequence, Self.arity(name)) }
+            let texts = args.dropFirst().map { Array($0.readableBytesView) }
+            let node = self.server.node
+            self.runAsync(sequence, context: context) {
+                var reply = ByteBuffer()
+                do { reply.writeRESPInteger(try await node.invalidate(texts, forwarded: true)) } catch { reply = Self.nodeError(error) }
+                return reply
+            }
+        case "CLUSTER":
+            self.complete(sequence, self.clusterCommand(Array(args.dropFirst())))
         case "COMMAND":
             // redis-cli asks for command docs on start; an empty reply means "none to offer".
             var reply = ByteBuffer()
@@ -166,6 +215,34 @@ extension RESPConnectionHandler {
         }
     }
 
+    /// CLUSTER NODES | RING | RELOAD.
+    func clusterCommand(_ args: [ByteBuffer]) -> ByteBuffer {
+        let sub = args.first.map { String(buffer: $0).uppercased() } ?? ""
+        var reply = ByteBuffer()
+        switch sub {
+        case "NODES":
+            let nodes = self.server.cluster?.nodes ?? [(self.server.nodeID, "-", "-", true, 0)]
+            reply.writeBulkString(nodes.map { "\($0.id) \($0.resp) \($0.http) \($0.up ? "up" : "down") \($0.vnodes)" }.joined(separator: "\n") + "\n")
+        case "RING":
+            let points = self.server.cluster?.points ?? []
+            reply.writeArrayHeader(points.count)
+            for p in points {
+                reply.writeArrayHeader(2)
+                reply.writeBulkString(p.node)
+                reply.writeRESPInteger(Int(bitPattern: UInt(p.hash)))
+            }
+        case "RELOAD":
+            guard let reload = self.server.reload else { return Self.error("ERR this node was not started from a cluster file") }
+            switch reload() {
+            case .success: return Self.ok()
+            case .failure(let error): return Self.error("ERR cluster file refused, the old one is kept: \(error)")
+            }
+        default:
+            return Self.error("ERR unknown subcommand '\(sub.prefix(40))'. Try CLUSTER NODES, CLUSTER RING or CLUSTER RELOAD.")
+        }
+        return reply
+    }
+
     static func ok() -> ByteBuffer {
         var b = ByteBuffer()
         b.writeSimpleString("OK")
@@ -187,7 +264,8 @@ extension RESPConnectionHandler {
 
     /// Known command names keep their own label; anything else is "unknown" (bounded label set).
     static func metricName(_ name: String) -> String {
-        ["EMBED", "MEMBED", "EMBED.LOCATE", "INVALIDATE", "PING", "HELLO", "AUTH", "CLIENT", "INFO", "QUIT", "SELECT", "COMMAND", "ECHO"]
+        ["EMBED", "MEMBED", "EMBED.LOCATE", "INVALIDATE", "PING", "HELLO", "AUTH", "CLIENT", "INFO", "QUIT", "SELECT", "COMMAND", "ECHO",
+         "PEER.MEMBED", "PEER.LOCATE", "PEER.INVALIDATE", "CLUSTER", "EMBED.WARM"]
             .contains(name) ? name.lowercased() : "unknown"
     }
 }

@@ -12,6 +12,10 @@ public final class ServerContext: Sendable {
     public let version = "0.1.0"
     public let startedAt = Date()
     public let metrics: NodeMetrics
+    /// Re-reads the cluster file and applies it (CLUSTER RELOAD, SIGHUP); nil when not in a cluster.
+    public let reload: (@Sendable () -> Result<Void, any Error>)?
+    /// The cluster (ring, peers); nil for a standalone node.
+    public let cluster: ClusterRouter?
     /// Served model names (the `model` field of the HTTP API).
     public let modelNames: Set<String> = ["all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"]
     private let nextConnectionID = Atomic<Int>(1)
@@ -19,8 +23,11 @@ public final class ServerContext: Sendable {
     /// Distinct caller labels kept; later names fold into "other", so metrics stay bounded.
     static let maxCallers = 32
 
-    public init(node: EmbeddingNode, nodeID: String, secret: String?, metrics: NodeMetrics) {
+    public init(node: EmbeddingNode, nodeID: String, secret: String?, metrics: NodeMetrics, cluster: ClusterRouter? = nil,
+                reload: (@Sendable () -> Result<Void, any Error>)? = nil) {
         self.node = node
+        self.reload = reload
+        self.cluster = cluster
         self.nodeID = nodeID
         self.secret = secret
         self.metrics = metrics

@@ -1,0 +1,158 @@
+// Parsing and validation of the cluster file, on Yams' node tree so every error has its line.
+import Foundation
+import Yams
+
+extension ClusterFile {
+    static let sections: [String: Set<String>] = [
+        "cluster": ["name", "vnodes", "secret"], "model": ["path"], "cache": ["l1_max_bytes", "ttl", "early_expiry_beta"],
+    ]
+    static let nodeKeys: Set<String> = ["id", "resp", "http", "redis", "weight"]
+
+    /// Parses and validates YAML text (`source` names it in messages).
+    public static func parse(_ yaml: String, source: String = "<string>") throws -> ClusterFile {
+        let root: Yams.Node
+        do {
+            guard let node = try Yams.compose(yaml: yaml) else { throw ClusterFileError(.missingField, line: 1, "\(source) is empty") }
+            root = node
+        } catch let error as ClusterFileError {
+            throw error
+        } catch {
+            throw ClusterFileError(.syntax, line: Self.line(of: error), "\(source) is not valid YAML: \(error)")
+        }
+        guard let top = root.mapping else { throw ClusterFileError(.badValue, line: Self.line(root), "the cluster file must be a mapping") }
+        var file = ClusterFile(name: "")
+        for (key, value) in top {
+            let k = key.string ?? ""
+            if let allowed = Self.sections[k] {
+                guard let section = value.mapping else { throw ClusterFileError(.badValue, line: Self.line(value), "'\(k)' must be a mapping") }
+                for (sk, _) in section where !allowed.contains(sk.string ?? "") {
+                    file.warnings.append(ClusterFileError(.unknownKey, line: Self.line(sk), "unknown key '\(k).\(sk.string ?? "")' ignored"))
+                }
+            } else if k != "nodes" {
+                file.warnings.append(ClusterFileError(.unknownKey, line: Self.line(key), "unknown key '\(k)' ignored"))
+            }
+        }
+        let cluster = try Self.section(top, "cluster")
+        file.name = try Self.string(Self.required(cluster, "cluster.name", in: top["cluster"]!), "cluster.name")
+        if let v = cluster?["vnodes"] {
+            guard let n = Int(v.string ?? ""), n >= 1 else { throw ClusterFileError(.badValue, line: Self.line(v), "cluster.vnodes must be a whole number >= 1") }
+            file.vnodes = n
+        }
+        if let v = cluster?["secret"], v.string != "null", v.string != "~", !(v.string ?? "").isEmpty { file.secret = v.string }
+        if let v = try Self.section(top, "model")?["path"] { file.modelPath = try Self.string(v, "model.path") }
+        if let cache = try Self.section(top, "cache") {
+            if let v = cache["l1_max_bytes"] {
+                guard let n = Units.bytes(v.string ?? "") else { throw ClusterFileError(.badValue, line: Self.line(v), "cache.l1_max_bytes: '\(v.string ?? "")' is not a size like 256MiB") }
+                file.l1MaxBytes = n
+            }
+            if let v = cache["ttl"] {
+                guard let t = Units.seconds(v.string ?? ""), t > 0 else { throw ClusterFileError(.badValue, line: Self.line(v), "cache.ttl: '\(v.string ?? "")' is not a duration like 24h") }
+                file.ttlSeconds = t
+            }
+            if let v = cache["early_expiry_beta"] {
+                guard let b = Double(v.string ?? ""), b >= 0 else { throw ClusterFileError(.badValue, line: Self.line(v), "cache.early_expiry_beta must be a number >= 0") }
+                file.earlyExpiryBeta = b
+            }
+        }
+        guard let nodesNode = top["nodes"] else { throw ClusterFileError(.missingField, line: Self.line(root), "missing 'nodes'") }
+        guard let list = nodesNode.sequence, !list.isEmpty else { throw ClusterFileError(.badValue, line: Self.line(nodesNode), "'nodes' must be a non-empty list") }
+        var addresses: [String: String] = [:]
+        for item in list {
+            let node = try Self.node(item, warnings: &file.warnings)
+            if file.nodes.contains(where: { $0.id == node.id }) {
+                throw ClusterFileError(.duplicateNode, line: Self.line(item), "node id '\(node.id)' appears twice")
+            }
+            for address in ["\(node.resp)", "\(node.http)"] {
+                if let other = addresses[address] {
+                    throw ClusterFileError(.duplicateAddress, line: Self.line(item), "address \(address) of node '\(node.id)' is also used by node '\(other)'")
+                }
+                addresses[address] = node.id
+            }
+            file.nodes.append(node)
+        }
+        return file
+    }
+
+    private static func node(_ item: Yams.Node, warnings: inout [ClusterFileError]) throws -> Node {
+        guard let m = item.mapping else { throw ClusterFileError(.badValue, line: Self.line(item), "a node must be a mapping (id, resp, http, redis)") }
+        for (k, _) in m where !Self.nodeKeys.contains(k.string ?? "") {
+            warnings.append(ClusterFileError(.unknownKey, line: Self.line(k), "unknown node key '\(k.string ?? "")' ignored"))
+        }
+        let id = try Self.string(Self.required(m, "id", in: item), "id")
+        let resp = try Self.hostPort(Self.required(m, "resp", in: item), "node \(id) resp")
+        let http = try Self.hostPort(Self.required(m, "http", in: item), "node \(id) http")
+        var redis: RedisAddress? = nil
+        if let r = m["redis"], r.string != "null" {
+            let text = r.string ?? ""
+            let parts = text.split(separator: "/", maxSplits: 1)
+            let hp = try Self.hostPort(Yams.Node(String(parts.first ?? "")), "node \(id) redis", line: Self.line(r))
+            let db = parts.count > 1 ? Int(parts[1]) : 0
+            guard let db, db >= 0 else { throw ClusterFileError(.badValue, line: Self.line(r), "node \(id) redis: '\(text)' is not HOST:PORT[/DB]") }
+            redis = RedisAddress(host: hp.host, port: hp.port, db: db)
+        }
+        var weight = 1.0
+        if let w = m["weight"] {
+            guard let v = Double(w.string ?? ""), v > 0 else { throw ClusterFileError(.badValue, line: Self.line(w), "node \(id) weight must be a number > 0") }
+            weight = v
+        }
+        return Node(id: id, resp: resp, http: http, redis: redis, weight: weight)
+    }
+
+    private static func section(_ top: Yams.Node.Mapping, _ name: String) throws -> Yams.Node.Mapping? {
+        guard let v = top[name] else { return nil }
+        return v.mapping
+    }
+
+    private static func required(_ m: Yams.Node.Mapping?, _ key: String, in parent: Yams.Node) throws -> Yams.Node {
+        let short = key.split(separator: ".").last.map(String.init) ?? key
+        guard let v = m?[short] else { throw ClusterFileError(.missingField, line: Self.line(parent), "missing '\(key)'") }
+        return v
+    }
+
+    private static func string(_ v: Yams.Node, _ what: String) throws -> String {
+        guard let s = v.string, !s.isEmpty else { throw ClusterFileError(.badValue, line: Self.line(v), "\(what) must be a non-empty string") }
+        return s
+    }
+
+    private static func hostPort(_ v: Yams.Node, _ what: String, line: Int? = nil) throws -> HostPort {
+        let text = v.string ?? ""
+        guard let colon = text.lastIndex(of: ":"), !text[..<colon].isEmpty, let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else {
+            throw ClusterFileError(.badValue, line: line ?? Self.line(v), "\(what): '\(text)' is not HOST:PORT with a port from 1 to 65535")
+        }
+        return HostPort(host: String(text[..<colon]), port: port)
+    }
+
+    static func line(_ node: Yams.Node) -> Int? { node.mark.map { $0.line } }
+
+    static func line(of error: any Error) -> Int? {
+        if let e = error as? YamlError {
+            switch e {
+            case .scanner(_, _, let mark, _), .parser(_, _, let mark, _): return mark.line
+            default: return nil
+            }
+        }
+        return nil
+    }
+}
+
+/// Sizes ("256MiB", "1GB", "1048576") and durations ("24h", "30m", "90s", "1d", "500ms").
+public enum Units {
+    public static func bytes(_ s: String) -> Int? {
+        let units: [(String, Double)] = [("KiB", 1024), ("MiB", 1_048_576), ("GiB", 1_073_741_824), ("KB", 1e3), ("MB", 1e6), ("GB", 1e9), ("B", 1)]
+        for (suffix, scale) in units where s.hasSuffix(suffix) {
+            guard let v = Double(s.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), v >= 0 else { return nil }
+            return Int(v * scale)
+        }
+        guard let v = Int(s), v >= 0 else { return nil }
+        return v
+    }
+
+    public static func seconds(_ s: String) -> Double? {
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
+        for (suffix, scale) in units where s.hasSuffix(suffix) {
+            if suffix == "s" && s.hasSuffix("ms") { continue }
+            return Double(s.dropLast(suffix.count)).map { $0 * scale }
+        }
+        return Double(s)
+    }
+}

@@ -1,0 +1,172 @@
+// The cluster as the node's PeerRouter: the consistent-hash ring (EmbRing) over the nodes of the
+// cluster file, peer connections, and a health checker. Peers are PINGed every 500 ms; one is down
+// after 3 missed PINGs in a row, a refused connection, or a failed forward, and up again at its next
+// answer. The ring skips down nodes, so their keys go to the next node clockwise; a node that comes
+// back takes its keys back (its L1 was lost with it, but L2 is shared through Redis when configured so).
+import EmbCluster
+import EmbHash
+import EmbNode
+import EmbRedis
+import EmbRing
+import Foundation
+import Logging
+import Synchronization
+
+public final class ClusterRouter: PeerRouter, Sendable {
+    public let selfID: String
+    private let secret: String?
+    private let logger: Logger
+    private let state: Mutex<State>
+    private let stopped = Atomic<Bool>(false)
+
+    struct State: @unchecked Sendable {
+        var file: ClusterFile
+        var ring: HashRing
+        var peers: [String: PeerClient]
+        var down: Set<String>
+        var misses: [String: Int]
+        var forwards = 0
+        var forwardFailures = 0
+    }
+
+    public init(file: ClusterFile, selfID: String, logger: Logger) {
+        self.selfID = selfID
+        self.secret = file.secret
+        self.logger = logger
+        self.state = Mutex(State(file: file, ring: Self.ring(file), peers: Self.peers(file, selfID: selfID, secret: file.secret),
+                                 down: [], misses: [:]))
+        let thread = Thread { [self] in self.healthLoop() }
+        thread.name = "embcache-peer-health"
+        thread.start()
+    }
+
+    static func ring(_ file: ClusterFile) -> HashRing {
+        HashRing(nodes: file.nodes.map { RingNode(id: $0.id, weight: $0.weight) }, vnodes: file.vnodes)
+    }
+
+    static func peers(_ file: ClusterFile, selfID: String, secret: String?) -> [String: PeerClient] {
+        var peers: [String: PeerClient] = [:]
+        for node in file.nodes where node.id != selfID {
+            peers[node.id] = PeerClient(id: node.id, host: node.resp.host, port: node.resp.port, secret: secret)
+        }
+        return peers
+    }
+
+    /// Applies a new cluster file (SIGHUP, CLUSTER RELOAD): a new ring; peers kept where unchanged.
+    public func reload(_ file: ClusterFile) {
+        let retired = self.state.withLock { s -> [PeerClient] in
+            var retired: [PeerClient] = []
+            var peers: [String: PeerClient] = [:]
+            for node in file.nodes where node.id != self.selfID {
+                if let p = s.peers[node.id], p.host == node.resp.host, p.port == node.resp.port {
+                    peers[node.id] = p
+                } else {
+                    peers[node.id] = PeerClient(id: node.id, host: node.resp.host, port: node.resp.port, secret: file.secret)
+                }
+            }
+            for (id, p) in s.peers where peers[id] !== p { retired.append(p) }
+            s.file = file
+            s.ring = Self.ring(file)
+            s.peers = peers
+            s.down = s.down.filter { peers[$0] != nil }
+            return retired
+        }
+        retired.forEach { $0.close() }
+        self.logger.info("cluster file applied", metadata: ["cluster.nodes": "\(file.nodes.map(\.id))"])
+    }
+
+    public func remoteOwner(of key: CacheKey) -> String? {
+        self.state.withLock { s in
+            let owner = s.ring.owner(of: key.ringPosition) { $0 == self.selfID || !s.down.contains($0) }
+            return owner == self.selfID ? nil : owner
+        }
+    }
+
+    func peer(_ id: String) -> PeerClient? { self.state.withLock { $0.peers[id] } }
+
+    public func fetch(_ texts: [[UInt8]], from peer: String) async throws -> [[UInt8]] {
+        self.state.withLock { $0.forwards += 1 }
+        guard let client = self.peer(peer), case .array(let items)? = await client.call([Array("PEER.MEMBED".utf8)] + texts) else {
+            throw PeerError.unavailable(peer)
+        }
+        return try items.map { item in
+            guard case .string(let bytes) = item, bytes.count == EmbeddingNode.vectorBytes else { throw PeerError.badReply(peer) }
+            return bytes
+        }
+    }
+
+    public func reportFailure(_ peer: String) {
+        let wasUp = self.state.withLock { s -> Bool in
+            s.forwardFailures += 1
+            return s.down.insert(peer).inserted
+        }
+        if wasUp { self.logger.warning("peer down after a failed forward", metadata: ["peer": "\(peer)"]) }
+    }
+
+    public func locate(_ text: [UInt8], at peer: String) async throws -> String {
+        guard let client = self.peer(peer), case .string(let tier)? = await client.call([Array("PEER.LOCATE".utf8), text]) else {
+            throw PeerError.unavailable(peer)
+        }
+        return String(decoding: tier, as: UTF8.self)
+    }
+
+    public func invalidate(_ texts: [[UInt8]], at peer: String) async throws -> Int {
+        guard let client = self.peer(peer), case .integer(let n)? = await client.call([Array("PEER.INVALIDATE".utf8)] + texts) else {
+            throw PeerError.unavailable(peer)
+        }
+        return n
+    }
+
+    /// (id, resp, http, up, vnodes) for CLUSTER NODES.
+    public var nodes: [(id: String, resp: String, http: String, up: Bool, vnodes: Int)] {
+        self.state.withLock { s in
+            s.file.nodes.map { n in
+                (n.id, "\(n.resp)", "\(n.http)", n.id == self.selfID || !s.down.contains(n.id), Int((Double(s.file.vnodes) * n.weight).rounded()))
+            }
+        }
+    }
+
+    /// The ring's points for CLUSTER RING.
+    public var points: [(hash: UInt64, node: String)] { self.state.withLock { $0.ring.points } }
+
+    /// (peers up, peers down, forwards, failed forwards) for INFO and metrics.
+    public var summary: (up: Int, down: Int, forwards: Int, failures: Int) {
+        self.state.withLock { s in (s.peers.count - s.down.count, s.down.count, s.forwards, s.forwardFailures) }
+    }
+
+    public func stop() { self.stopped.store(true, ordering: .relaxed) }
+
+    /// PINGs every peer every 500 ms on connections of its own (short timeouts).
+    private func healthLoop() {
+        var connections: [String: RedisConnection] = [:]
+        while !self.stopped.load(ordering: .relaxed) {
+            let peers = self.state.withLock { s in s.peers.values.map { ($0.id, $0.host, $0.port) } }
+            for (id, host, port) in peers {
+                if connections[id] == nil {
+                    connections[id] = PeerClient.connect(host: host, port: port, secret: self.secret, timeout: 0.3)
+                }
+                var alive = false
+                if let c = connections[id], case .status("PONG")? = c.command([Array("PING".utf8)]) { alive = true }
+                if !alive { connections[id] = nil }
+                let change = self.state.withLock { s -> String? in
+                    if alive {
+                        s.misses[id] = 0
+                        return s.down.remove(id) != nil ? "up" : nil
+                    }
+                    s.misses[id, default: 0] += 1
+                    // A refused connection is down at once; a silent peer after 3 missed PINGs.
+                    if (connections[id] == nil || s.misses[id]! >= 3), s.down.insert(id).inserted { return "down" }
+                    return nil
+                }
+                if let change { self.logger.info("peer \(change)", metadata: ["peer": "\(id)"]) }
+            }
+            usleep(500_000)
+        }
+    }
+}
+
+/// A forward that could not be done.
+public enum PeerError: Error, Equatable {
+    case unavailable(String)
+    case badReply(String)
+}
