@@ -25,6 +25,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "A cluster file (YAML): addresses, Redis, cache settings and the ring come from it.") var cluster: String?
     @Option(help: "Encoder threads.") var threads = 2
     @Option(help: "Network (event-loop) threads.") var ioThreads = 1
+    @Option(help: "Hot cache of keys other nodes own, in bytes (0 disables it).") var hotCacheBytes: String?
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -69,6 +70,10 @@ struct ServeCommand: AsyncParsableCommand {
             options.node.ttl = file.ttlSeconds
             options.node.earlyExpiryBeta = file.earlyExpiryBeta
             options.secret = file.secret
+        }
+        if let hot = self.hotCacheBytes {
+            guard let bytes = Units.bytes(hot) else { throw ValidationError("--hot-cache-bytes: expected a size, got \(hot)") }
+            options.node.hotCacheMaxBytes = bytes
         }
         let built = try await buildNode(options, logger: logger)
         if let reload = built.context.reload {

@@ -118,6 +118,7 @@ public final class EmbeddingNode: Sendable {
         guard self.l1Enabled else { return false }
         if let router = self.router, router.remoteOwner(of: key) != nil {
             // Another node owns it: only the hot cache may answer here.
+            guard self.configuration.hotCacheMaxBytes > 0 else { return false }
             let (hot, _) = self.hotCache.read(Self.lruKey(key), now: self.clock(), write)
             if hot { self.count(.hot) }
             return hot

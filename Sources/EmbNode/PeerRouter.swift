@@ -33,7 +33,7 @@ extension EmbeddingNode {
                     local.append(i)
                     continue
                 }
-                if case .hit(let v, _) = self.hotCache.lookup(Self.lruKey(keys[i]), now: now, { Array($0) }) {
+                if self.configuration.hotCacheMaxBytes > 0, case .hit(let v, _) = self.hotCache.lookup(Self.lruKey(keys[i]), now: now, { Array($0) }) {
                     results[i] = (v, .hot)
                 } else {
                     remote[owner, default: []].append(i)
@@ -61,9 +61,9 @@ extension EmbeddingNode {
                 }
                 for (i, v) in zip(indices, vectors) {
                     results[i] = (v, .forwarded)
-                    v.withUnsafeBytes {
+                    if self.configuration.hotCacheMaxBytes > 0 { v.withUnsafeBytes {
                         self.hotCache.insert(Self.lruKey(keys[i]), value: $0, now: self.clock(), ttl: self.configuration.hotCacheTTL, delta: 0)
-                    }
+                    } }
                 }
             }
             if pending.isEmpty { break }

@@ -86,7 +86,7 @@ public final class ClusterRouter: PeerRouter, Sendable {
 
     public func fetch(_ texts: [[UInt8]], from peer: String) async throws -> [[UInt8]] {
         self.state.withLock { $0.forwards += 1 }
-        guard let client = self.peer(peer), case .array(let items)? = await client.call([Array("PEER.MEMBED".utf8)] + texts) else {
+        guard let client = self.peer(peer), let items = await client.fetch(texts) else {
             throw PeerError.unavailable(peer)
         }
         return try items.map { item in

@@ -11,6 +11,10 @@ final class PeerClient: @unchecked Sendable {
     private let secret: String?
     private let condition = NSCondition()
     private var jobs: [(RedisConnection?) -> RedisConnection?] = []  // guarded by condition
+    /// Pending PEER.MEMBED fetches, merged into one request by the next free thread (guarded by condition).
+    private var fetches: [(texts: [[UInt8]], done: ([RedisReply]?) -> Void)] = []
+    /// Texts merged into one PEER.MEMBED at most.
+    static let maxMergedTexts = 256
     private var closed = false  // guarded by condition
     /// A forwarded miss may wait in the owner's batcher behind others: be patient, but not forever.
     static let commandTimeout = 10.0
@@ -58,6 +62,22 @@ final class PeerClient: @unchecked Sendable {
         }
     }
 
+    /// PEER.MEMBED of `texts`, merged with other callers' pending fetches into one request:
+    /// concurrent forwards to one owner cost one round trip, not one each. Nil on failure.
+    func fetch(_ texts: [[UInt8]]) async -> [RedisReply]? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<[RedisReply]?, Never>) in
+            self.condition.lock()
+            if self.closed {
+                self.condition.unlock()
+                continuation.resume(returning: nil)
+                return
+            }
+            self.fetches.append((texts, { continuation.resume(returning: $0) }))
+            self.condition.signal()
+            self.condition.unlock()
+        }
+    }
+
     func close() {
         self.condition.lock()
         self.closed = true
@@ -69,14 +89,39 @@ final class PeerClient: @unchecked Sendable {
         var connection: RedisConnection? = nil
         while true {
             self.condition.lock()
-            while self.jobs.isEmpty && !self.closed { self.condition.wait() }
-            if self.jobs.isEmpty {
+            while self.jobs.isEmpty && self.fetches.isEmpty && !self.closed { self.condition.wait() }
+            if self.jobs.isEmpty && self.fetches.isEmpty {
                 self.condition.unlock()
                 return
             }
-            let job = self.jobs.removeFirst()
+            if !self.jobs.isEmpty {
+                let job = self.jobs.removeFirst()
+                self.condition.unlock()
+                connection = job(connection)
+                continue
+            }
+            var taken = 0
+            var count = 0
+            while taken < self.fetches.count && (taken == 0 || count + self.fetches[taken].texts.count <= Self.maxMergedTexts) {
+                count += self.fetches[taken].texts.count
+                taken += 1
+            }
+            let batch = Array(self.fetches.prefix(taken))
+            self.fetches.removeFirst(taken)
             self.condition.unlock()
-            connection = job(connection)
+            let c = connection ?? Self.connect(host: self.host, port: self.port, secret: self.secret, timeout: Self.commandTimeout)
+            var items: [RedisReply]? = nil
+            if let c, case .array(let all)? = c.command([Array("PEER.MEMBED".utf8)] + batch.flatMap(\.texts)), all.count == count {
+                items = all
+                connection = c
+            } else {
+                connection = nil
+            }
+            var offset = 0
+            for f in batch {
+                f.done(items.map { Array($0[offset..<offset + f.texts.count]) })
+                offset += f.texts.count
+            }
         }
     }
 }
