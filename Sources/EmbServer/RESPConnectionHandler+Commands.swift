@@ -24,8 +24,7 @@ extension RESPConnectionHandler {
         switch name {
         case "MEMBED":
             guard args.count >= 2 else { return self.complete(sequence, Self.arity(name)) }
-            let texts = args.dropFirst().map { Array($0.readableBytesView) }
-            self.runLookup(texts, single: false, sequence: sequence, context: context)
+            self.runLookup(args.dropFirst().map { Array($0.readableBytesView) }, reply: .vectors, sequence: sequence, context: context)
         case "PING":
             var reply = ByteBuffer()
             if args.count > 1 { reply.writeBulkString(args[1]) } else { reply.writeSimpleString("PONG") }
@@ -74,32 +73,12 @@ extension RESPConnectionHandler {
         case "PEER.MEMBED":
             // Internal: a peer forwards texts this node owns. Served here, never forwarded again.
             guard args.count >= 2 else { return self.complete(sequence, Self.arity(name)) }
-            let texts = args.dropFirst().map { Array($0.readableBytesView) }
-            let node = self.server.node
-            self.runAsync(sequence, context: context) {
-                var reply = ByteBuffer()
-                do {
-                    let results = try await node.embed(texts, forwarded: true)
-                    reply.writeArrayHeader(results.count)
-                    for r in results { r.vector.withUnsafeBytes { reply.writeBulkString(bytes: $0) } }
-                } catch { reply = Self.nodeError(error) }
-                return reply
-            }
+            self.runLookup(args.dropFirst().map { Array($0.readableBytesView) }, reply: .vectors, forwarded: true, sequence: sequence, context: context)
         case "EMBED.WARM":
             // For `embcache warm`, which routes by the ring itself: served here as owner; replies with
             // the tier that answered each text (l1, l2, computed, coalesced) instead of the vectors.
             guard args.count >= 2 else { return self.complete(sequence, Self.arity(name)) }
-            let texts = args.dropFirst().map { Array($0.readableBytesView) }
-            let node = self.server.node
-            self.runAsync(sequence, context: context) {
-                var reply = ByteBuffer()
-                do {
-                    let results = try await node.embed(texts, forwarded: true)
-                    reply.writeArrayHeader(results.count)
-                    for r in results { reply.writeBulkString(r.tier.rawValue) }
-                } catch { reply = Self.nodeError(error) }
-                return reply
-            }
+            self.runLookup(args.dropFirst().map { Array($0.readableBytesView) }, reply: .tiers, forwarded: true, sequence: sequence, context: context)
         case "PEER.LOCATE":
             guard args.count == 2 else { return self.complete(sequence, Self.arity(name)) }
             let text = Array(args[1].readableBytesView)
@@ -194,15 +173,21 @@ extension RESPConnectionHandler {
         return replies
     }
 
-    private func runLookup(_ texts: [[UInt8]], single: Bool, sequence: Int, context: ChannelHandlerContext) {
+    /// What a lookup answers with: the vectors (an array, or one bulk string for EMBED) or the tiers.
+    enum LookupReply: Sendable { case vector, vectors, tiers }
+
+    /// The full lookup path for `texts` off the event loop, with metrics, reply slotted in order.
+    func runLookup(_ texts: [[UInt8]], reply kind: LookupReply, forwarded: Bool = false, sequence: Int, context: ChannelHandlerContext) {
         let (node, metrics) = (self.server.node, self.server.metrics)
         self.runAsync(sequence, context: context) {
             let start = DispatchTime.now().uptimeNanoseconds
             var reply = ByteBuffer()
             do {
-                let results = try await node.embed(texts)
-                if !single { reply.writeArrayHeader(results.count) }
-                for r in results { r.vector.withUnsafeBytes { reply.writeBulkString(bytes: $0) } }
+                let results = try await node.embed(texts, forwarded: forwarded)
+                if kind != .vector { reply.writeArrayHeader(results.count) }
+                for r in results {
+                    if kind == .tiers { reply.writeBulkString(r.tier.rawValue) } else { r.vector.withUnsafeBytes { reply.writeBulkString(bytes: $0) } }
+                }
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 for tier in Tier.allCases {
                     let n = results.filter { $0.tier == tier }.count

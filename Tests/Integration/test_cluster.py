@@ -6,32 +6,11 @@ kept), and warm-then-query. Everything started here is stopped by PID; loops are
 import json, os, signal, socket, subprocess, sys, tempfile, threading, time
 from concurrent.futures import ThreadPoolExecutor
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.environ.get("EMBCACHE_BIN", os.path.join(ROOT, ".build", "release", "embcache"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import BIN, ROOT, check, free_port, summary, wait_port, results
 import redis
-
-passed = failed = 0
 procs = []
 
-
-def check(name, ok, detail=""):
-    global passed, failed
-    print(("ok   " if ok else "FAIL ") + name + (f": {detail}" if detail and not ok else ""), flush=True)
-    passed, failed = passed + bool(ok), failed + (not ok)
-
-
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-
-
-def wait_port(port, seconds=30):
-    end = time.time() + seconds
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close(); return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 work = tempfile.mkdtemp()
@@ -169,9 +148,8 @@ finally:
     for p in procs:
         if p.poll() is None:
             p.kill(); p.wait(5)
-    if failed:
+    if results["failed"]:
         for n in ["n1", "n2", "n3", "n4"]:
             f = os.path.join(work, f"{n}.log")
             if os.path.exists(f): print(f"---- {n} log ----\n" + open(f).read()[-1500:])
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(summary())

@@ -5,30 +5,10 @@ Starts everything on free loopback ports and stops it by PID. Bounded in count a
 import base64, json, os, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.environ.get("EMBCACHE_BIN", os.path.join(ROOT, ".build", "release", "embcache"))
-passed = failed = 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import BIN, ROOT, check, free_port, summary, wait_port, results
 procs = []
 
-
-def check(name, ok, detail=""):
-    global passed, failed
-    print(("ok   " if ok else "FAIL ") + name + (f": {detail}" if detail and not ok else ""), flush=True)
-    passed, failed = passed + bool(ok), failed + (not ok)
-
-
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-
-
-def wait_port(port, seconds=20):
-    end = time.time() + seconds
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close(); return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def start_redis(port):
@@ -168,8 +148,7 @@ finally:
     for p in procs:
         kill(p)
     log.seek(0)
-    if failed:
+    if results["failed"]:
         print("---- node log ----\n" + log.read()[-3000:])
     os.unlink(log.name)
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(summary())

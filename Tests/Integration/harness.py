@@ -1,0 +1,31 @@
+"""Shared helpers of the integration tests: results, free loopback ports, waiting for a listener."""
+import os, socket, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("EMBCACHE_BIN", os.path.join(ROOT, ".build", "release", "embcache"))
+results = {"passed": 0, "failed": 0}
+
+
+def check(name, ok, detail=""):
+    """Prints one result line; the closing 'N passed, N failed' line comes from summary()."""
+    print(("ok   " if ok else "FAIL ") + name + (f": {detail}" if detail and not ok else ""), flush=True)
+    results["passed" if ok else "failed"] += 1
+
+
+def summary():
+    print(f"{results['passed']} passed, {results['failed']} failed")
+    return 1 if results["failed"] else 0
+
+
+def free_port():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+
+
+def wait_port(port, seconds=30):
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close(); return True
+        except OSError:
+            time.sleep(0.05)
+    return False
