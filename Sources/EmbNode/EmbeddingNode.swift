@@ -113,10 +113,12 @@ public final class EmbeddingNode: Sendable {
 
     /// Serves `text` from L1 if it is there and its key is known: `write` receives the vector's bytes
     /// under the L1 lock. False means: take the full path (`embed`).
-    public func serveFromL1(_ text: UnsafeRawBufferPointer, _ write: (UnsafeRawBufferPointer) -> Void) -> Bool {
+    /// `owned`: the caller knows this node serves the key as owner (a peer forwarded it), so the ring
+    /// is not consulted.
+    public func serveFromL1(_ text: UnsafeRawBufferPointer, owned: Bool = false, _ write: (UnsafeRawBufferPointer) -> Void) -> Bool {
         guard let key = self.aliasedKey(text) else { return false }
         guard self.l1Enabled else { return false }
-        if let router = self.router, router.remoteOwner(of: key) != nil {
+        if !owned, let router = self.router, router.remoteOwner(of: key) != nil {
             // Another node owns it: only the hot cache may answer here.
             guard self.configuration.hotCacheMaxBytes > 0 else { return false }
             let (hot, _) = self.hotCache.read(Self.lruKey(key), now: self.clock(), write)

@@ -73,6 +73,7 @@ extension RESPConnectionHandler {
         case "PEER.MEMBED":
             // Internal: a peer forwards texts this node owns. Served here, never forwarded again.
             guard args.count >= 2 else { return self.complete(sequence, Self.arity(name)) }
+            if self.serveAllFromL1(args.dropFirst(), sequence: sequence) { return }
             self.runLookup(args.dropFirst().map { Array($0.readableBytesView) }, reply: .vectors, forwarded: true, sequence: sequence, context: context)
         case "EMBED.WARM":
             // For `embcache warm`, which routes by the ring itself: served here as owner; replies with
@@ -171,6 +172,23 @@ extension RESPConnectionHandler {
             }
         }
         return replies
+    }
+
+    /// Answers a list of texts on the event loop when every one is an L1 hit (the common case for a
+    /// forwarded popular key): no task, no hop. False, having written nothing, when any misses.
+    func serveAllFromL1(_ texts: ArraySlice<ByteBuffer>, sequence: Int) -> Bool {
+        guard self.canWriteDirectly(sequence) else { return false }
+        var reply = ByteBuffer()
+        reply.writeArrayHeader(texts.count)
+        for text in texts {
+            let hit = text.withUnsafeReadableBytes { bytes in
+                self.server.node.serveFromL1(bytes, owned: true) { vector in reply.writeBulkString(bytes: vector) }
+            }
+            guard hit else { return false }
+        }
+        self.l1Results.increment(by: Int64(texts.count))
+        self.complete(sequence, reply)
+        return true
     }
 
     /// What a lookup answers with: the vectors (an array, or one bulk string for EMBED) or the tiers.
