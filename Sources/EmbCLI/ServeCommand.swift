@@ -26,6 +26,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Encoder threads.") var threads = 2
     @Option(help: "Network (event-loop) threads.") var ioThreads = 1
     @Option(help: "Hot cache of keys other nodes own, in bytes (0 disables it).") var hotCacheBytes: String?
+    @Option(help: "Seconds a silent RESP connection stays open.") var idleTimeout: Int64 = 300
+    @Option(help: "Texts that may wait for the encoder; beyond, requests get -BUSY / HTTP 503.") var encoderQueue = 4096
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -55,6 +57,9 @@ struct ServeCommand: AsyncParsableCommand {
         options.secret = self.secret
         options.encoderThreads = self.threads
         options.ioThreads = self.ioThreads
+        guard self.idleTimeout > 0, self.encoderQueue > 0 else { throw ValidationError("--idle-timeout and --encoder-queue must be > 0") }
+        options.idleTimeout = self.idleTimeout
+        options.node.batcher.queueLimit = self.encoderQueue
         if let path = self.cluster {
             let file = try ClusterFile.load(path: path)
             for warning in file.warnings { logger.warning("\(warning)") }

@@ -72,6 +72,9 @@ public final class EmbeddingNode: Sendable {
         self.batcher = EncoderBatcher(encoder: model.encoder, configuration: configuration.batcher)
     }
 
+    /// Counters of the hot cache (keys other nodes own).
+    public var hotCacheStats: LRUStats { self.hotCache.stats }
+
     /// Counts of answers by tier.
     public var tiers: [Tier: Int] { self.tierCounts.snapshot() }
 

@@ -18,7 +18,16 @@ enum InfoReport {
             ("embcache_version", server.version), ("node_id", server.nodeID),
             ("uptime_in_seconds", Int(Date().timeIntervalSince(server.startedAt))), ("process_id", getpid()),
         ])
-        emit("cluster", [("cluster_enabled", 0), ("nodes", 1), ("node_id", server.nodeID)])
+        if let cluster = server.cluster {
+            let c = cluster.summary
+            emit("cluster", [
+                ("cluster_enabled", 1), ("node_id", server.nodeID), ("nodes", cluster.nodes.count), ("peers_up", c.up), ("peers_down", c.down),
+                ("forwards", c.forwards), ("forward_failures", c.failures), ("hot_cache_entries", node.hotCacheStats.entries),
+                ("hot_cache_hits", node.tiers[.hot, default: 0]),
+            ])
+        } else {
+            emit("cluster", [("cluster_enabled", 0), ("node_id", server.nodeID), ("nodes", 1)])
+        }
         let l1 = node.l1.stats
         emit("l1", [
             ("l1_entries", l1.entries), ("l1_capacity_entries", l1.capacity), ("l1_bytes", l1.bytes),

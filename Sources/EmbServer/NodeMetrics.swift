@@ -71,7 +71,7 @@ public final class NodeMetrics: Sendable {
     }
 
     /// Gauges read at scrape time from the node's own counters.
-    func export(node: EmbeddingNode) -> String {
+    func export(node: EmbeddingNode, cluster: ClusterRouter? = nil) -> String {
         var out: [UInt8] = []
         self.registry.emit(into: &out)
         var text = String(decoding: out, as: UTF8.self)
@@ -91,6 +91,14 @@ public final class NodeMetrics: Sendable {
                 ("embcache_l2_misses_total", "", Double(l2.misses)), ("embcache_l2_errors_total", "", Double(l2.errors)),
                 ("embcache_l2_undecodable_total", "", Double(l2.undecodable)), ("embcache_l2_write_queue_depth", "", Double(l2.queueDepth)),
                 ("embcache_l2_writes_total", "", Double(l2.writesDone)), ("embcache_l2_writes_dropped_total", "", Double(l2.writesDropped)),
+            ]
+        }
+        if let cluster = cluster {
+            let c = cluster.summary
+            gauges += [
+                ("embcache_cluster_peers_up", "", Double(c.up)), ("embcache_cluster_peers_down", "", Double(c.down)),
+                ("embcache_cluster_forwards_total", "", Double(c.forwards)), ("embcache_cluster_forward_failures_total", "", Double(c.failures)),
+                ("embcache_hot_cache_entries", "", Double(node.hotCacheStats.entries)),
             ]
         }
         for (name, labels, value) in gauges { text += "# TYPE \(name) gauge\n\(name)\(labels) \(value)\n" }

@@ -2,7 +2,7 @@
 """A node against real clients nobody here wrote: redis-py (defaults: RESP3 via HELLO 3), the openai
 package, redis-cli; with a real redis-server as L2 that is killed and restarted mid-run.
 Starts everything on free loopback ports and stops it by PID. Bounded in count and time."""
-import base64, json, os, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request
+import base64, json, os, signal, socket, subprocess, sys, tempfile, threading, time, urllib.error, urllib.request
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -95,6 +95,62 @@ try:
         check(f"GET {path}", urllib.request.urlopen(f"http://127.0.0.1:{http_port}{path}", timeout=5).status == 200)
     metrics = urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=5).read().decode()
     check("metrics: requests by command, results by tier, callers", 'command="embed"' in metrics and 'tier="l1"' in metrics and 'caller="rag-service"' in metrics)
+
+    # HTTP errors, each in OpenAI's shape, and the node stays up.
+    def post(body, raw=False):
+        data = body if raw else json.dumps(body).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{http_port}/v1/embeddings", data=data, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"{}")
+    for name, body, status in [("invalid JSON is 400", b"{nope", 400), ("missing input is 400", {"model": "all-MiniLM-L6-v2"}, 400),
+                               ("input of numbers is 400", {"input": [1, 2]}, 400), ("an empty input list is 400", {"input": []}, 400),
+                               ("2049 inputs are 413", {"input": ["x"] * 2049}, 413), ("a 70 KiB text is 413", {"input": "y" * (70 << 10)}, 413),
+                               ("a bad encoding_format is 400", {"input": "x", "encoding_format": "int8"}, 400)]:
+        code, err_body = post(body, raw=isinstance(body, bytes))
+        check(f"HTTP: {name}", code == status and "message" in err_body.get("error", {}), f"{code} {err_body}")
+    big = b'{"input": "' + b"z" * (33 << 20) + b'"}'
+    check("HTTP: a body over 32 MiB is 413", post(big, raw=True)[0] == 413)
+    code, ok_body = post({"input": "hello world", "user": "batch-job"})
+    check("HTTP: the node still answers after the errors", code == 200 and ok_body["data"][0]["index"] == 0)
+
+    # A client that vanishes mid-request does not hurt the node.
+    s = socket.create_connection(("127.0.0.1", resp_port))
+    s.sendall(b"*2\r\n$5\r\nEMBED\r\n$26\r\na text whose client leaves\r\n"); s.close()
+    s = socket.create_connection(("127.0.0.1", resp_port))
+    s.sendall(b"*2\r\n$5\r\nEMBED\r\n$10\r\nhalf a fra"); s.close()
+    time.sleep(0.5)
+    check("vanished clients: the node keeps serving", np.array_equal(np.frombuffer(r.execute_command("EMBED", "hello world"), "<f4"), reference[0]))
+
+    # A second node with a tiny encoder queue and a short idle timeout: -BUSY instead of growing; idle close.
+    small_resp, small_http = free_port(), free_port()
+    small = subprocess.Popen([BIN, "serve", "--resp", f"127.0.0.1:{small_resp}", "--http", f"127.0.0.1:{small_http}", "--redis", "none",
+                              "--encoder-queue", "2", "--idle-timeout", "1", "--node", "small"], cwd=ROOT, stdout=log, stderr=log)
+    procs.append(small); wait_port(small_resp)
+    rsmall = redis.Redis(port=small_resp, protocol=2)
+    try:
+        rsmall.execute_command("MEMBED", *[f"busy text {i}" for i in range(64)]); busy = ""
+    except redis.ResponseError as e:
+        busy = str(e)
+    check("a full encoder queue answers BUSY", busy.startswith("BUSY"), busy)
+    check("after BUSY the node still answers", len(rsmall.execute_command("EMBED", "after busy")) == 1536)
+    code = None
+    try:
+        body = json.dumps({"input": [f"busy http {i}" for i in range(64)]}).encode()
+        urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{small_http}/v1/embeddings", data=body), timeout=30)
+    except urllib.error.HTTPError as e:
+        code = e.code
+    check("a full encoder queue is HTTP 503", code == 503, str(code))
+    idle = socket.create_connection(("127.0.0.1", small_resp)); idle.settimeout(5)
+    time.sleep(2.5)
+    try:
+        closed = idle.recv(10) == b""
+    except OSError:
+        closed = True
+    check("an idle connection is closed after --idle-timeout", closed)
+    kill(small)
 
     # L2: after an L1 flush (a node restart keeps Redis), the entry comes from Redis.
     time.sleep(0.3)
