@@ -144,6 +144,32 @@ try:
         client(n).execute_command("MEMBED", *warm_texts[:60])
     computed_after = sum(client(n).info("tiers")["served_computed"] for n in ["n1", "n2", "n3", "n4"])
     check("after warming, queries compute nothing", computed_after == computed_before, f"{computed_after - computed_before} computed")
+    # A cluster with a secret: clients must AUTH, and peers authenticate to each other.
+    for p in list(nodes.values()):
+        p.kill(); p.wait(5)
+    sp = {i: (free_port(), free_port()) for i in ["s1", "s2"]}
+    lines = ["cluster:", "  name: secret", "  secret: hunter2", "model:", f"  path: {ROOT}/models/all-MiniLM-L6-v2", "nodes:"]
+    for i, (rp, hp) in sp.items():
+        lines += [f"  - id: {i}", f"    resp: 127.0.0.1:{rp}", f"    http: 127.0.0.1:{hp}"]
+    spath = os.path.join(work, "secret.yaml"); open(spath, "w").write("\n".join(lines) + "\n")
+    for i, (rp, hp) in sp.items():
+        log = open(os.path.join(work, f"{i}.log"), "a")
+        procs.append(subprocess.Popen([BIN, "serve", "--cluster", spath, "--node", i], cwd=ROOT, stdout=log, stderr=log)); wait_port(rp)
+    time.sleep(1)
+    try:
+        redis.Redis(port=sp["s1"][0], protocol=2).execute_command("EMBED", "x"); noauth = ""
+    except redis.exceptions.RedisError as e:
+        noauth = str(e)
+    check("with a secret, a client that did not AUTH gets NOAUTH", noauth.startswith("Authentication required") or "NOAUTH" in noauth, noauth)
+    try:
+        redis.Redis(port=sp["s1"][0], protocol=2, password="wrong").ping(); wrongpass = ""
+    except redis.exceptions.RedisError as e:
+        wrongpass = str(e)
+    check("a wrong password is refused", "invalid" in wrongpass or "WRONGPASS" in wrongpass, wrongpass)
+    authed = redis.Redis(port=sp["s1"][0], protocol=2, password="hunter2")
+    remote = next(t for t in texts if authed.execute_command("EMBED.LOCATE", t)[1] == b"s2")
+    check("peers authenticate: a key owned by the other node is forwarded", authed.execute_command("EMBED", remote) == reference[remote]
+          and authed.info("tiers")["served_forwarded"] >= 1, str(authed.info("tiers")))
 finally:
     for p in procs:
         if p.poll() is None:
