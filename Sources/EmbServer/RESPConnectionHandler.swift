@@ -123,7 +123,9 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     func flush(context: ChannelHandlerContext) {
         guard self.output.readableBytes > 0 else { return }
         let chunk = self.output
-        self.output = context.channel.allocator.buffer(capacity: 4096)
+        // Sized like the last burst: a pipelined burst of 16 vectors is ~25 KB, and growing from 4 KB
+        // would copy it three times over.
+        self.output = context.channel.allocator.buffer(capacity: max(4096, chunk.readableBytes))
         if let last = self.closeAfterSequence, self.writeSequence > last {
             context.writeAndFlush(self.wrapOutboundOut(chunk)).whenComplete { _ in context.close(promise: nil) }
         } else {
