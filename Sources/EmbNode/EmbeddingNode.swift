@@ -72,6 +72,16 @@ public final class EmbeddingNode: Sendable {
         self.batcher = EncoderBatcher(encoder: model.encoder, configuration: configuration.batcher)
     }
 
+    /// The cache key of a text already seen (alias table), without tokenizing; nil if unknown.
+    public func knownKey(_ text: UnsafeRawBufferPointer) -> CacheKey? { self.aliasedKey(text) }
+
+    /// Keeps a vector fetched from its owner in the hot cache, and counts the forward.
+    public func keepForwarded(_ key: CacheKey, _ vector: UnsafeRawBufferPointer) {
+        self.count(.forwarded)
+        guard self.configuration.hotCacheMaxBytes > 0, vector.count == Self.vectorBytes else { return }
+        self.hotCache.insert(Self.lruKey(key), value: vector, now: self.clock(), ttl: self.configuration.hotCacheTTL, delta: 0)
+    }
+
     /// Counters of the hot cache (keys other nodes own).
     public var hotCacheStats: LRUStats { self.hotCache.stats }
 

@@ -127,7 +127,37 @@ extension RESPConnectionHandler {
                 return
             }
         }
+        if self.forwardOnLoop(text, sequence: sequence, context: context) { return }
         self.deferredEmbeds.append((sequence, Array(text.readableBytesView)))
+    }
+
+    /// A known text owned by another node: ask the owner over this loop's pipelined link and answer
+    /// when it replies, all on the event loop (no task, no thread hop). On any failure the peer is
+    /// reported and the request takes the async path, which routes again or computes here.
+    private func forwardOnLoop(_ text: ByteBuffer, sequence: Int, context: ChannelHandlerContext) -> Bool {
+        guard let cluster = self.server.cluster,
+            let key = text.withUnsafeReadableBytes({ self.server.node.knownKey($0) }),
+            let owner = cluster.remoteOwner(of: key),
+            let link = cluster.link(to: owner, on: context.eventLoop)
+        else { return false }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        link.send([ByteBuffer(string: "PEER.MEMBED"), text]).whenComplete { result in
+            let (handler, context) = bound.value
+            if case .success(.array(let items?)) = result, items.count == 1, case .bulkString(let vector?) = items[0],
+                vector.readableBytes == EmbeddingNode.vectorBytes
+            {
+                var reply = ByteBuffer()
+                reply.writeBulkString(vector)
+                vector.withUnsafeReadableBytes { handler.server.node.keepForwarded(key, $0) }
+                handler.server.metrics.tierCounter(.forwarded).increment()
+                handler.complete(sequence, reply)
+                handler.flush(context: context)
+            } else {
+                cluster.reportFailure(owner)
+                handler.runLookup([Array(text.readableBytesView)], reply: .vector, sequence: sequence, context: context)
+            }
+        }
+        return true
     }
 
     /// One lookup for all of a burst's L1-missing EMBEDs (a pipeline of 16 costs one task and, for

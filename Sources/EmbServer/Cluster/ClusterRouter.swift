@@ -10,6 +10,7 @@ import EmbRedis
 import EmbRing
 import Foundation
 import Logging
+import NIOCore
 import Synchronization
 
 public final class ClusterRouter: PeerRouter, Sendable {
@@ -135,6 +136,29 @@ public final class ClusterRouter: PeerRouter, Sendable {
     }
 
     public func stop() { self.stopped.store(true, ordering: .relaxed) }
+
+    private struct LinkKey: Hashable {
+        let loop: ObjectIdentifier
+        let peer: String
+    }
+    private final class LinkBox: @unchecked Sendable {  // a PeerLink is only ever used on its own loop
+        let link: PeerLink
+        init(_ link: PeerLink) { self.link = link }
+    }
+    private let links = Mutex<[LinkKey: LinkBox]>([:])
+
+    /// The event-loop link to `peer` for a caller on `loop` (made on first use; remade when the
+    /// peer's address changed in a reload).
+    func link(to peer: String, on loop: any EventLoop) -> PeerLink? {
+        guard let client = self.peer(peer) else { return nil }
+        let key = LinkKey(loop: ObjectIdentifier(loop), peer: peer)
+        return self.links.withLock { links in
+            if let box = links[key], box.link.host == client.host, box.link.port == client.port { return box.link }
+            let link = PeerLink(host: client.host, port: client.port, secret: self.secret, eventLoop: loop)
+            links[key] = LinkBox(link)
+            return link
+        }
+    }
 
     /// PINGs every peer every 500 ms on connections of its own (short timeouts).
     private func healthLoop() {

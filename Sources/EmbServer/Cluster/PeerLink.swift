@@ -1,0 +1,104 @@
+// A pipelined RESP connection to one peer on one event loop, for forwarding hits without leaving
+// the loop: the request is written on the connection's own loop, the reply is parsed there
+// (EmbRESP.RESPReplyParser) and completes a promise on that loop, so a forwarded hit costs no task,
+// no thread hop and no lock. One link per (event loop, peer); replies arrive in request order, so a
+// FIFO of promises matches them. Any error fails every pending request and drops the link; callers
+// fall back to the async path, which re-routes.
+import EmbRESP
+import NIOCore
+import NIOPosix
+
+final class PeerLinkHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    private var pending = CircularBuffer<EventLoopPromise<RESPValue>>()
+    private var buffer: ByteBuffer?
+    private let parser = RESPReplyParser(maxBulkLength: 64 << 20)
+
+    func enqueue(_ promise: EventLoopPromise<RESPValue>) { self.pending.append(promise) }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = self.unwrapInboundIn(data)
+        if var b = self.buffer {
+            b.writeBuffer(&incoming)
+            incoming = b
+            self.buffer = nil
+        }
+        do {
+            while let value = try self.parser.parse(&incoming) {
+                guard let promise = self.pending.popFirst() else { return context.close(promise: nil) }
+                promise.succeed(value)
+            }
+        } catch {
+            return context.close(promise: nil)
+        }
+        if incoming.readableBytes > 0 { self.buffer = incoming }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        while let p = self.pending.popFirst() { p.fail(PeerError.unavailable("link closed")) }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+/// The link to one peer from one event loop. Used only on that loop.
+final class PeerLink {
+    let host: String
+    let port: Int
+    let secret: String?
+    let eventLoop: any EventLoop
+    private var channel: (any Channel)?
+    private var handler: PeerLinkHandler?
+    private var connecting: EventLoopFuture<Void>?
+
+    init(host: String, port: Int, secret: String?, eventLoop: any EventLoop) {
+        (self.host, self.port, self.secret, self.eventLoop) = (host, port, secret, eventLoop)
+    }
+
+    /// Sends one command; the future completes on this link's loop.
+    func send(_ args: [ByteBuffer]) -> EventLoopFuture<RESPValue> {
+        if let channel = self.channel, channel.isActive, let handler = self.handler {
+            return self.write(args, channel, handler)
+        }
+        self.channel = nil
+        let ready = self.connecting ?? self.connect()
+        return ready.flatMap {
+            guard let channel = self.channel, let handler = self.handler else {
+                return self.eventLoop.makeFailedFuture(PeerError.unavailable("\(self.host):\(self.port)"))
+            }
+            return self.write(args, channel, handler)
+        }
+    }
+
+    private func write(_ args: [ByteBuffer], _ channel: any Channel, _ handler: PeerLinkHandler) -> EventLoopFuture<RESPValue> {
+        let promise = self.eventLoop.makePromise(of: RESPValue.self)
+        handler.enqueue(promise)
+        var out = channel.allocator.buffer(capacity: 64 + args.reduce(0) { $0 + $1.readableBytes })
+        out.writeCommand(RESPCommand(arguments: args))
+        channel.writeAndFlush(out, promise: nil)
+        return promise.futureResult
+    }
+
+    private func connect() -> EventLoopFuture<Void> {
+        let handler = PeerLinkHandler()
+        let future = ClientBootstrap(group: self.eventLoop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.milliseconds(300))
+            .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) } }
+            .connect(host: self.host, port: self.port)
+            .flatMap { channel -> EventLoopFuture<Void> in
+                self.channel = channel
+                self.handler = handler
+                guard let secret = self.secret else { return self.eventLoop.makeSucceededVoidFuture() }
+                return self.write([ByteBuffer(string: "AUTH"), ByteBuffer(string: secret)], channel, handler).flatMapThrowing { reply in
+                    guard case .simpleString("OK") = reply else { throw PeerError.unavailable("AUTH refused") }
+                }
+            }
+        let done = future.always { _ in self.connecting = nil }
+        self.connecting = done
+        return done
+    }
+}
