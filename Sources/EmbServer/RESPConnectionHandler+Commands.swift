@@ -16,6 +16,9 @@ extension RESPConnectionHandler {
             guard args.count == 2 else { return self.complete(sequence, Self.arity("EMBED")) }
             return self.embed(args[1], sequence: sequence, context: context)
         }
+        if command.hasName("PEER.MEMBED") && self.authenticated && args.count >= 2 && self.serveAllFromL1(args.dropFirst(), sequence: sequence) {
+            return  // a forwarded hit: answered on the event loop
+        }
         let name = String(buffer: first).uppercased()
         if !self.authenticated && !["AUTH", "HELLO", "QUIT"].contains(name) {
             return self.complete(sequence, Self.error("NOAUTH Authentication required."))

@@ -53,6 +53,8 @@ final class PeerLink {
     private var channel: (any Channel)?
     private var handler: PeerLinkHandler?
     private var connecting: EventLoopFuture<Void>?
+    /// Writes of one event-loop tick go out in one flush (one syscall for all the forwards of a tick).
+    private var flushScheduled = false
 
     init(host: String, port: Int, secret: String?, eventLoop: any EventLoop) {
         (self.host, self.port, self.secret, self.eventLoop) = (host, port, secret, eventLoop)
@@ -78,7 +80,14 @@ final class PeerLink {
         handler.enqueue(promise)
         var out = channel.allocator.buffer(capacity: 64 + args.reduce(0) { $0 + $1.readableBytes })
         out.writeCommand(RESPCommand(arguments: args))
-        channel.writeAndFlush(out, promise: nil)
+        channel.write(out, promise: nil)
+        if !self.flushScheduled {
+            self.flushScheduled = true
+            self.eventLoop.execute {
+                self.flushScheduled = false
+                channel.flush()
+            }
+        }
         return promise.futureResult
     }
 
