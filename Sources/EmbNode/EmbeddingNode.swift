@@ -82,6 +82,23 @@ public final class EmbeddingNode: Sendable {
         self.hotCache.insert(Self.lruKey(key), value: vector, now: self.clock(), ttl: self.configuration.hotCacheTTL, delta: 0)
     }
 
+    /// Takes an L2 record fetched by another client (the event-loop path) into L1 and returns its
+    /// vector, or nil when it is expired (then the caller takes the full path).
+    public func acceptL2(_ key: CacheKey, _ record: L2Record) -> [UInt8]? {
+        let remaining = record.createdAt + self.configuration.ttl - self.clock()
+        guard remaining > 0 else { return nil }
+        if self.l1Enabled {
+            record.vector.withUnsafeBytes {
+                self.l1.insert(Self.lruKey(key), value: $0, now: self.clock(), ttl: remaining, delta: Double(record.delta))
+            }
+        }
+        self.count(.l2)
+        return record.vector
+    }
+
+    /// Whether this node owns `key` (always, outside a cluster).
+    public func owns(_ key: CacheKey) -> Bool { self.router?.remoteOwner(of: key) == nil }
+
     /// Counters of the hot cache (keys other nodes own).
     public var hotCacheStats: LRUStats { self.hotCache.stats }
 

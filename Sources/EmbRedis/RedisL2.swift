@@ -151,6 +151,17 @@ public final class RedisL2: Sendable {
         if accepted { self.wakeWriter() }
     }
 
+    /// Whether Redis answered the last time it was asked (the health thread's view).
+    public var isUp: Bool { self.state.withLock { $0.up && !$0.stopping } }
+
+    /// The stored key of a cache key's hex form (for clients that talk to Redis themselves).
+    public func storedKey(_ name: String) -> String { self.configuration.keyPrefix + name }
+
+    /// Counts an L2 hit or miss seen by another client (the event-loop path).
+    public func count(hit: Bool) {
+        self.state.withLock { if hit { $0.stats.hits += 1 } else { $0.stats.misses += 1 } }
+    }
+
     /// Counters, with the current queue depth and health.
     public var stats: RedisL2Stats {
         self.state.withLock { s in

@@ -1,6 +1,8 @@
 // The commands of the RESP interface (Docs/protocol.md lists them with their replies).
 import EmbHash
+import EmbModel
 import EmbNode
+import EmbRedis
 import EmbRESP
 import Foundation
 import NIOCore
@@ -130,8 +132,41 @@ extension RESPConnectionHandler {
                 return
             }
         }
-        if self.forwardOnLoop(text, sequence: sequence, context: context) { return }
+        if self.burstLoopLookups < Self.maxLoopLookupsPerBurst {
+            self.burstLoopLookups += 1
+            if self.forwardOnLoop(text, sequence: sequence, context: context) { return }
+            if self.readL2OnLoop(text, sequence: sequence, context: context) { return }
+        }
         self.deferredEmbeds.append((sequence, Array(text.readableBytesView)))
+    }
+
+    /// A known text this node owns that missed L1: one GET to Redis over this loop's pipelined link
+    /// (GETs of one tick share a flush). A hit goes into L1 and is answered on the loop; anything else
+    /// (miss, bad value, Redis trouble) takes the async path, which has the health checks and backoff.
+    private func readL2OnLoop(_ text: ByteBuffer, sequence: Int, context: ChannelHandlerContext) -> Bool {
+        let node = self.server.node
+        guard let l2 = node.l2, l2.isUp,
+            let key = text.withUnsafeReadableBytes({ node.knownKey($0) }), node.owns(key),
+            let link = self.server.redisLink(on: context.eventLoop)
+        else { return false }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        link.send([ByteBuffer(string: "GET"), ByteBuffer(string: l2.storedKey(key.hex))]).whenComplete { result in
+            let (handler, context) = bound.value
+            if case .success(.bulkString(let value?)) = result,
+                let record = value.withUnsafeReadableBytes({ L2Record.decode($0, expectedDim: EmbeddingModel.dimension) }),
+                let vector = node.acceptL2(key, record)
+            {
+                l2.count(hit: true)
+                var reply = ByteBuffer()
+                vector.withUnsafeBytes { reply.writeBulkString(bytes: $0) }
+                handler.server.metrics.tierCounter(.l2).increment()
+                handler.complete(sequence, reply)
+                handler.scheduleFlush(context: context)
+            } else {
+                handler.runLookup([Array(text.readableBytesView)], reply: .vector, sequence: sequence, context: context)
+            }
+        }
+        return true
     }
 
     /// A known text owned by another node: ask the owner over this loop's pipelined link and answer
@@ -154,7 +189,7 @@ extension RESPConnectionHandler {
                 vector.withUnsafeReadableBytes { handler.server.node.keepForwarded(key, $0) }
                 handler.server.metrics.tierCounter(.forwarded).increment()
                 handler.complete(sequence, reply)
-                handler.flush(context: context)
+                handler.scheduleFlush(context: context)
             } else {
                 cluster.reportFailure(owner)
                 handler.runLookup([Array(text.readableBytesView)], reply: .vector, sequence: sequence, context: context)

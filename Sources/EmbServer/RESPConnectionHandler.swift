@@ -36,6 +36,11 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     var l1Hits = 0
     /// EMBEDs of this read burst that missed L1: looked up together, as one MEMBED would be.
     var deferredEmbeds: [(sequence: Int, text: [UInt8])] = []
+    /// Event-loop lookups (L2 GET, peer forward) started in this read burst. Past a few, the rest of
+    /// a pipelined burst goes to the merged async path: one MGET on Redis's reader threads beats
+    /// hundreds of single GETs on the one event loop (measured: 0.43x vs 0.21x Redis GET at -P 16).
+    var burstLoopLookups = 0
+    static let maxLoopLookupsPerBurst = 2
 
     /// Bytes received and not yet framed (a request cut across reads).
     private var inbound: ByteBuffer?
@@ -51,6 +56,7 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// Frames requests straight from the read buffer (RESPParser, no per-request pipeline hop:
     /// ByteToMessageHandler's generic plumbing cost more than the parse at a million requests a second).
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.burstLoopLookups = 0
         var buffer = self.unwrapInboundIn(data)
         if var pending = self.inbound {
             pending.writeBuffer(&buffer)
@@ -130,6 +136,21 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             context.writeAndFlush(self.wrapOutboundOut(chunk)).whenComplete { _ in context.close(promise: nil) }
         } else {
             context.writeAndFlush(self.wrapOutboundOut(chunk), promise: nil)
+        }
+    }
+
+    private var flushScheduled = false
+
+    /// Flushes at the end of this event-loop tick: replies completed by several link callbacks in one
+    /// tick (a pipelined burst answered from L2 or a peer) leave in one write.
+    func scheduleFlush(context: ChannelHandlerContext) {
+        guard !self.flushScheduled else { return }
+        self.flushScheduled = true
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let (handler, context) = bound.value
+            handler.flushScheduled = false
+            handler.flush(context: context)
         }
     }
 

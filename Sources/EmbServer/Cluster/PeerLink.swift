@@ -32,7 +32,10 @@ final class PeerLinkHandler: ChannelInboundHandler {
         } catch {
             return context.close(promise: nil)
         }
-        if incoming.readableBytes > 0 { self.buffer = incoming }
+        if incoming.readableBytes > 0 {
+            incoming.discardReadBytes()  // else the kept buffer grows by every reply ever read
+            self.buffer = incoming
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -56,8 +59,11 @@ final class PeerLink {
     /// Writes of one event-loop tick go out in one flush (one syscall for all the forwards of a tick).
     private var flushScheduled = false
 
-    init(host: String, port: Int, secret: String?, eventLoop: any EventLoop) {
-        (self.host, self.port, self.secret, self.eventLoop) = (host, port, secret, eventLoop)
+    /// Redis database to SELECT on connect (0: none); peers have none.
+    let database: Int
+
+    init(host: String, port: Int, secret: String?, eventLoop: any EventLoop, database: Int = 0) {
+        (self.host, self.port, self.secret, self.eventLoop, self.database) = (host, port, secret, eventLoop, database)
     }
 
     /// Sends one command; the future completes on this link's loop.
@@ -101,6 +107,11 @@ final class PeerLink {
             .flatMap { channel -> EventLoopFuture<Void> in
                 self.channel = channel
                 self.handler = handler
+                if self.database != 0 {
+                    return self.write([ByteBuffer(string: "SELECT"), ByteBuffer(string: "\(self.database)")], channel, handler).flatMapThrowing { reply in
+                        guard case .simpleString("OK") = reply else { throw PeerError.unavailable("SELECT refused") }
+                    }
+                }
                 guard let secret = self.secret else { return self.eventLoop.makeSucceededVoidFuture() }
                 return self.write([ByteBuffer(string: "AUTH"), ByteBuffer(string: secret)], channel, handler).flatMapThrowing { reply in
                     guard case .simpleString("OK") = reply else { throw PeerError.unavailable("AUTH refused") }
