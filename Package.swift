@@ -56,6 +56,7 @@ let package = Package(
             name: "EmbServer",
             dependencies: [
                 "EmbNode", "EmbRESP", "EmbRedis", "EmbModel", "EmbRing", "EmbCluster", "EmbHash", nio, nioPosix, nioHTTP1, logging, lifecycle,
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings

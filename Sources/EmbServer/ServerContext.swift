@@ -34,22 +34,13 @@ public final class ServerContext: Sendable {
         self.metrics = metrics
     }
 
-    private final class LinkBox: @unchecked Sendable {  // a PeerLink is only ever used on its own loop
-        let link: PeerLink
-        init(_ link: PeerLink) { self.link = link }
-    }
-    private let redisLinks = Mutex<[ObjectIdentifier: LinkBox]>([:])
+    private let redisLinks = LinkRegistry()
 
     /// The event-loop link to this node's Redis for callers on `loop` (nil without L2).
     func redisLink(on loop: any EventLoop) -> PeerLink? {
         guard let l2 = self.node.l2 else { return nil }
-        return self.redisLinks.withLock { links in
-            if let box = links[ObjectIdentifier(loop)] { return box.link }
-            let c = l2.configuration
-            let link = PeerLink(host: c.host, port: c.port, secret: nil, eventLoop: loop, database: c.db)
-            links[ObjectIdentifier(loop)] = LinkBox(link)
-            return link
-        }
+        let c = l2.configuration
+        return self.redisLinks.link("redis", on: loop) { PeerLink(host: c.host, port: c.port, secret: nil, eventLoop: loop, database: c.db) }
     }
 
     func connectionID() -> Int { self.nextConnectionID.add(1, ordering: .relaxed).oldValue }

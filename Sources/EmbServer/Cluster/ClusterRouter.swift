@@ -137,26 +137,14 @@ public final class ClusterRouter: PeerRouter, Sendable {
 
     public func stop() { self.stopped.store(true, ordering: .relaxed) }
 
-    private struct LinkKey: Hashable {
-        let loop: ObjectIdentifier
-        let peer: String
-    }
-    private final class LinkBox: @unchecked Sendable {  // a PeerLink is only ever used on its own loop
-        let link: PeerLink
-        init(_ link: PeerLink) { self.link = link }
-    }
-    private let links = Mutex<[LinkKey: LinkBox]>([:])
+    private let links = LinkRegistry()
 
     /// The event-loop link to `peer` for a caller on `loop` (made on first use; remade when the
     /// peer's address changed in a reload).
     func link(to peer: String, on loop: any EventLoop) -> PeerLink? {
         guard let client = self.peer(peer) else { return nil }
-        let key = LinkKey(loop: ObjectIdentifier(loop), peer: peer)
-        return self.links.withLock { links in
-            if let box = links[key], box.link.host == client.host, box.link.port == client.port { return box.link }
-            let link = PeerLink(host: client.host, port: client.port, secret: self.secret, eventLoop: loop)
-            links[key] = LinkBox(link)
-            return link
+        return self.links.link(peer, on: loop, isCurrent: { $0.host == client.host && $0.port == client.port }) {
+            PeerLink(host: client.host, port: client.port, secret: self.secret, eventLoop: loop)
         }
     }
 

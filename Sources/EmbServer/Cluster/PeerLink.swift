@@ -6,6 +6,7 @@
 // fall back to the async path, which re-routes.
 import EmbRESP
 import NIOCore
+import NIOConcurrencyHelpers
 import NIOPosix
 
 final class PeerLinkHandler: ChannelInboundHandler {
@@ -120,5 +121,28 @@ final class PeerLink {
         let done = future.always { _ in self.connecting = nil }
         self.connecting = done
         return done
+    }
+}
+
+/// The PeerLinks of one kind of target (a peer id, or "redis"), one per event loop, made on first use.
+/// A link is only ever used on its own loop; the registry itself is shared, hence the lock.
+final class LinkRegistry: @unchecked Sendable {
+    private struct Key: Hashable {
+        let loop: ObjectIdentifier
+        let target: String
+    }
+    private let lock = NIOLock()
+    private var links: [Key: PeerLink] = [:]  // guarded by lock
+
+    /// The link to `target` for `loop`; `make` builds one when there is none or `isCurrent` rejects it.
+    func link(_ target: String, on loop: any EventLoop, isCurrent: (PeerLink) -> Bool = { _ in true },
+              make: () -> PeerLink) -> PeerLink {
+        let key = Key(loop: ObjectIdentifier(loop), target: target)
+        return self.lock.withLock {
+            if let link = self.links[key], isCurrent(link) { return link }
+            let link = make()
+            self.links[key] = link
+            return link
+        }
     }
 }
