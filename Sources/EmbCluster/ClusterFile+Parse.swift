@@ -32,13 +32,17 @@ extension ClusterFile {
                 file.warnings.append(ClusterFileError(.unknownKey, line: Self.line(key), "unknown key '\(k)' ignored"))
             }
         }
-        let cluster = try Self.section(top, "cluster")
-        file.name = try Self.string(Self.required(cluster, "cluster.name", in: top["cluster"]!), "cluster.name")
+        guard let clusterNode = top["cluster"] else { throw ClusterFileError(.missingField, line: Self.line(root), "missing 'cluster' (with its name)") }
+        let cluster = clusterNode.mapping
+        file.name = try Self.string(Self.required(cluster, "cluster.name", in: clusterNode), "cluster.name")
         if let v = cluster?["vnodes"] {
-            guard let n = Int(v.string ?? ""), n >= 1 else { throw ClusterFileError(.badValue, line: Self.line(v), "cluster.vnodes must be a whole number >= 1") }
+            guard let n = Int(v.string ?? ""), (1...Self.maxPointsPerNode).contains(n) else {
+                throw ClusterFileError(.badValue, line: Self.line(v), "cluster.vnodes must be a whole number from 1 to \(Self.maxPointsPerNode)")
+            }
             file.vnodes = n
         }
-        if let v = cluster?["secret"], v.string != "null", v.string != "~", !(v.string ?? "").isEmpty { file.secret = v.string }
+        // By tag, not by text: `secret: "null"` (quoted) is a secret, `secret: null` / `~` is none.
+        if let v = cluster?["secret"], !Self.isNull(v), !(v.string ?? "").isEmpty { file.secret = v.string }
         if let v = try Self.section(top, "model")?["path"] { file.modelPath = try Self.string(v, "model.path") }
         if let cache = try Self.section(top, "cache") {
             if let v = cache["l1_max_bytes"] {
@@ -46,11 +50,14 @@ extension ClusterFile {
                 file.l1MaxBytes = n
             }
             if let v = cache["ttl"] {
-                guard let t = Units.seconds(v.string ?? ""), t > 0 else { throw ClusterFileError(.badValue, line: Self.line(v), "cache.ttl: '\(v.string ?? "")' is not a duration like 24h") }
+                // The bound keeps `Int(ttl)` (Redis EX) from trapping; 100 years is past any cache's need.
+                guard let t = Units.seconds(v.string ?? ""), t > 0, t <= Self.maxTTLSeconds else {
+                    throw ClusterFileError(.badValue, line: Self.line(v), "cache.ttl: '\(v.string ?? "")' is not a duration like 24h (more than 0, at most 100 years)")
+                }
                 file.ttlSeconds = t
             }
             if let v = cache["early_expiry_beta"] {
-                guard let b = Double(v.string ?? ""), b >= 0 else { throw ClusterFileError(.badValue, line: Self.line(v), "cache.early_expiry_beta must be a number >= 0") }
+                guard let b = Double(v.string ?? ""), b.isFinite, b >= 0 else { throw ClusterFileError(.badValue, line: Self.line(v), "cache.early_expiry_beta must be a number >= 0") }
                 file.earlyExpiryBeta = b
             }
         }
@@ -58,7 +65,7 @@ extension ClusterFile {
         guard let list = nodesNode.sequence, !list.isEmpty else { throw ClusterFileError(.badValue, line: Self.line(nodesNode), "'nodes' must be a non-empty list") }
         var addresses: [String: String] = [:]
         for item in list {
-            let node = try Self.node(item, warnings: &file.warnings)
+            let node = try Self.node(item, vnodes: file.vnodes, warnings: &file.warnings)
             if file.nodes.contains(where: { $0.id == node.id }) {
                 throw ClusterFileError(.duplicateNode, line: Self.line(item), "node id '\(node.id)' appears twice")
             }
@@ -73,7 +80,7 @@ extension ClusterFile {
         return file
     }
 
-    private static func node(_ item: Yams.Node, warnings: inout [ClusterFileError]) throws -> Node {
+    private static func node(_ item: Yams.Node, vnodes: Int, warnings: inout [ClusterFileError]) throws -> Node {
         guard let m = item.mapping else { throw ClusterFileError(.badValue, line: Self.line(item), "a node must be a mapping (id, resp, http, redis)") }
         for (k, _) in m where !Self.nodeKeys.contains(k.string ?? "") {
             warnings.append(ClusterFileError(.unknownKey, line: Self.line(k), "unknown node key '\(k.string ?? "")' ignored"))
@@ -82,7 +89,7 @@ extension ClusterFile {
         let resp = try Self.hostPort(Self.required(m, "resp", in: item), "node \(id) resp")
         let http = try Self.hostPort(Self.required(m, "http", in: item), "node \(id) http")
         var redis: RedisAddress? = nil
-        if let r = m["redis"], r.string != "null" {
+        if let r = m["redis"], !Self.isNull(r) {
             let text = r.string ?? ""
             let parts = text.split(separator: "/", maxSplits: 1)
             let hp = try Self.hostPort(Yams.Node(String(parts.first ?? "")), "node \(id) redis", line: Self.line(r))
@@ -92,7 +99,10 @@ extension ClusterFile {
         }
         var weight = 1.0
         if let w = m["weight"] {
-            guard let v = Double(w.string ?? ""), v > 0 else { throw ClusterFileError(.badValue, line: Self.line(w), "node \(id) weight must be a number > 0") }
+            // The ring places round(vnodes × weight) points: at least one, and few enough to build.
+            guard let v = Double(w.string ?? ""), v.isFinite, v > 0, (1...Double(Self.maxPointsPerNode)).contains((Double(vnodes) * v).rounded()) else {
+                throw ClusterFileError(.badValue, line: Self.line(w), "node \(id) weight must be a number > 0 giving 1 to \(Self.maxPointsPerNode) ring points (vnodes \(vnodes) × weight)")
+            }
             weight = v
         }
         return Node(id: id, resp: resp, http: http, redis: redis, weight: weight)
@@ -122,6 +132,13 @@ extension ClusterFile {
         return HostPort(host: String(text[..<colon]), port: port)
     }
 
+    /// Bounds on values that later become `Int`s or arrays, so a typo is refused rather than trapping.
+    static let maxPointsPerNode = 1_000_000
+    static let maxTTLSeconds: Double = 100 * 365 * 86400
+
+    /// A YAML null (`null`, `~`, empty), judged by the resolved tag so that quoted "null" stays a string.
+    static func isNull(_ node: Yams.Node) -> Bool { node.tag.rawValue == Tag.Name.null.rawValue }
+
     static func line(_ node: Yams.Node) -> Int? { node.mark.map { $0.line } }
 
     static func line(of error: any Error) -> Int? {
@@ -137,22 +154,27 @@ extension ClusterFile {
 
 /// Sizes ("256MiB", "1GB", "1048576") and durations ("24h", "30m", "90s", "1d", "500ms").
 public enum Units {
+    /// Bytes in a size: binary (KiB, MiB, GiB) or decimal (KB, MB, GB) units, B, or a bare count;
+    /// nil if malformed, negative, or too large for an `Int`.
     public static func bytes(_ s: String) -> Int? {
         let units: [(String, Double)] = [("KiB", 1024), ("MiB", 1_048_576), ("GiB", 1_073_741_824), ("KB", 1e3), ("MB", 1e6), ("GB", 1e9), ("B", 1)]
         for (suffix, scale) in units where s.hasSuffix(suffix) {
-            guard let v = Double(s.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), v >= 0 else { return nil }
+            // Bounded before converting: Int(Double) traps on inf or anything past Int.max.
+            guard let v = Double(s.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), v >= 0, v * scale < 0x1p62 else { return nil }
             return Int(v * scale)
         }
         guard let v = Int(s), v >= 0 else { return nil }
         return v
     }
 
+    /// Seconds in a duration (ms, s, m, h, d, or bare seconds); nil if malformed or not finite.
+    /// The sign is the caller's to judge (a TTL must be > 0).
     public static func seconds(_ s: String) -> Double? {
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
         for (suffix, scale) in units where s.hasSuffix(suffix) {
             if suffix == "s" && s.hasSuffix("ms") { continue }
-            return Double(s.dropLast(suffix.count)).map { $0 * scale }
+            return Double(s.dropLast(suffix.count)).map { $0 * scale }.flatMap { $0.isFinite ? $0 : nil }
         }
-        return Double(s)
+        return Double(s).flatMap { $0.isFinite ? $0 : nil }
     }
 }

@@ -157,9 +157,12 @@ public final class RedisL2: Sendable {
     /// The stored key of a cache key's hex form (for clients that talk to Redis themselves).
     public func storedKey(_ name: String) -> String { self.configuration.keyPrefix + name }
 
-    /// Counts an L2 hit or miss seen by another client (the event-loop path).
-    public func count(hit: Bool) {
-        self.state.withLock { if hit { $0.stats.hits += 1 } else { $0.stats.misses += 1 } }
+    /// Counts L2 hits and misses seen by another client (the event-loop path).
+    public func count(hits: Int, misses: Int) {
+        self.state.withLock {
+            $0.stats.hits += hits
+            $0.stats.misses += misses
+        }
     }
 
     /// Counters, with the current queue depth and health.

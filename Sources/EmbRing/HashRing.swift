@@ -31,6 +31,8 @@ public struct HashRing: Sendable {
     public init(nodes: [RingNode], vnodes: Int = 160, hash: (String) -> UInt64 = { XXH3.hash64($0) }) {
         var points: [(UInt64, Int32)] = []
         for (n, node) in nodes.enumerated() {
+            // Int(Double) would trap on inf/NaN with no word of why; say it (EmbCluster refuses these).
+            precondition(node.weight.isFinite && node.weight >= 0, "ring node \(node.id): weight \(node.weight) is not a finite number >= 0")
             let count = max(0, Int((Double(vnodes) * node.weight).rounded()))
             for i in 0..<count { points.append((hash("\(node.id)#\(i)"), Int32(n))) }
         }

@@ -156,7 +156,7 @@ extension RESPConnectionHandler {
                 let record = value.withUnsafeReadableBytes({ L2Record.decode($0, expectedDim: EmbeddingModel.dimension) }),
                 let vector = node.acceptL2(key, record)
             {
-                l2.count(hit: true)
+                l2.count(hits: 1, misses: 0)
                 var reply = ByteBuffer()
                 vector.withUnsafeBytes { reply.writeBulkString(bytes: $0) }
                 handler.server.metrics.tierCounter(.l2).increment()
@@ -205,12 +205,54 @@ extension RESPConnectionHandler {
         guard !self.deferredEmbeds.isEmpty else { return }
         let batch = self.deferredEmbeds
         self.deferredEmbeds.removeAll(keepingCapacity: true)
+        if self.mgetOnLoop(batch, context: context) { return }
         let node = self.server.node
         let metrics = self.server.metrics
         let texts = batch.map(\.text)
         self.runAsync(batch.map(\.sequence), context: context) {
             await Self.lookupEach(node: node, metrics: metrics, texts: texts)
         }
+    }
+
+    /// A pipelined burst's L1 misses, all with known keys this node owns: ONE MGET over the event-loop
+    /// Redis link. Hits are answered on the loop; misses and undecodable values take the async path.
+    private func mgetOnLoop(_ batch: [(sequence: Int, text: [UInt8])], context: ChannelHandlerContext) -> Bool {
+        let node = self.server.node
+        guard batch.count > 1, let l2 = node.l2, l2.isUp, let link = self.server.redisLink(on: context.eventLoop) else { return false }
+        var keys: [CacheKey] = []
+        for item in batch {
+            guard let key = item.text.withUnsafeBytes({ node.knownKey($0) }), node.owns(key) else { return false }
+            keys.append(key)
+        }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        link.send([ByteBuffer(string: "MGET")] + keys.map { ByteBuffer(string: l2.storedKey($0.hex)) }).whenComplete { result in
+            let (handler, context) = bound.value
+            var values: [RESPValue] = []
+            if case .success(.array(let items?)) = result, items.count == batch.count { values = items }
+            var misses: [(sequence: Int, text: [UInt8])] = []
+            var hits = 0
+            for (i, item) in batch.enumerated() {
+                if i < values.count, case .bulkString(let value?) = values[i],
+                    let record = value.withUnsafeReadableBytes({ L2Record.decode($0, expectedDim: EmbeddingModel.dimension) }),
+                    let vector = node.acceptL2(keys[i], record)
+                {
+                    var reply = ByteBuffer()
+                    vector.withUnsafeBytes { reply.writeBulkString(bytes: $0) }
+                    handler.complete(item.sequence, reply)
+                    hits += 1
+                } else {
+                    misses.append(item)
+                }
+            }
+            l2.count(hits: hits, misses: values.isEmpty ? 0 : misses.count)
+            handler.server.metrics.tierCounter(.l2).increment(by: Int64(hits))
+            if !misses.isEmpty {
+                let (metrics, texts) = (handler.server.metrics, misses.map(\.text))
+                handler.runAsync(misses.map(\.sequence), context: context) { await Self.lookupEach(node: node, metrics: metrics, texts: texts) }
+            }
+            handler.scheduleFlush(context: context)
+        }
+        return true
     }
 
     /// The replies of a deferred EMBED batch, one per text.
