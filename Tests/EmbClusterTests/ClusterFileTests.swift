@@ -76,6 +76,18 @@ import Testing
         ("    http: 127.0.0.1:8002", "    http: 127.0.0.1:8001", .duplicateAddress, 16),
         ("    redis: 127.0.0.1:6379/2", "    redis: 127.0.0.1:6379/x", .badValue, 15),
         ("    weight: 2", "    weight: heavy", .badValue, 19),
+        ("    resp: 127.0.0.1:7002", "    resp: 127.0.0.1:7001", .duplicateAddress, 16),
+        ("    redis: 127.0.0.1:6379/2", "    redis: nohost", .badValue, 15),
+        ("  ttl: 30m", "  ttl: 0s", .badValue, 9),
+        ("  l1_max_bytes: 1GiB", "  l1_max_bytes: -1MiB", .badValue, 8),
+        // Values that used to pass validation and then trap converting to Int (ttl → Redis EX,
+        // size → Int, weight → ring points) or ask for a ring too large to build.
+        ("  ttl: 30m", "  ttl: infh", .badValue, 9),
+        ("  l1_max_bytes: 1GiB", "  l1_max_bytes: 99999999999999999999GiB", .badValue, 8),
+        ("  early_expiry_beta: 0.5", "  early_expiry_beta: inf", .badValue, 10),
+        ("    weight: 2", "    weight: inf", .badValue, 19),
+        ("    weight: 2", "    weight: 0.001", .badValue, 19),
+        ("  vnodes: 100", "  vnodes: 2000000", .badValue, 3),
     ])
     func aBadValueIsRefusedWithItsLine(old: String, new: String, code: ClusterFileError.Code, line: Int) {
         let e = Self.error(Self.valid.replacingOccurrences(of: old, with: new))
@@ -83,17 +95,25 @@ import Testing
         #expect(e?.line == line, "\(new): \(String(describing: e))")
     }
 
-    @Test func missingFieldsAreRefused() {
-        #expect(Self.error(Self.valid.replacingOccurrences(of: "    http: 127.0.0.1:8001\n", with: ""))?.code == .missingField)
-        #expect(Self.error(Self.valid.replacingOccurrences(of: "  name: t\n", with: ""))?.code == .missingField)
-        #expect(Self.error("cluster:\n  name: t\n")?.code == .missingField)
-        #expect(Self.error("cluster:\n  name: t\nnodes: []\n")?.code == .badValue)
+    /// A missing field names the line of the mapping it belongs in.
+    @Test(arguments: [
+        (Self.valid.replacingOccurrences(of: "    http: 127.0.0.1:8001\n", with: ""), ClusterFileError.Code.missingField, 12),
+        (Self.valid.replacingOccurrences(of: "  name: t\n", with: ""), .missingField, 2),
+        ("cluster:\n  name: t\n", .missingField, 1),
+        ("cluster:\n  name: t\nnodes: []\n", .badValue, 3),
+        // No cluster section at all (this used to crash on a force-unwrap).
+        ("nodes:\n  - id: a\n    resp: 127.0.0.1:1\n    http: 127.0.0.1:2\n", .missingField, 1),
+    ])
+    func missingFieldsAreRefusedWithTheirLine(yaml: String, code: ClusterFileError.Code, line: Int) {
+        let e = Self.error(yaml)
+        #expect(e?.code == code && e?.line == line, "\(String(describing: e))")
     }
 
     @Test func badYAMLIsASyntaxErrorWithItsLine() {
         let e = Self.error("cluster:\n  name: [unclosed\nnodes:\n")
         #expect(e?.code == .syntax)
-        #expect(e?.line != nil)
+        // libyaml notices the unclosed flow sequence where it meets the next key, line 3.
+        #expect(e?.line == 3, "\(String(describing: e))")
     }
 
     @Test func unknownKeysAreWarningsNotErrors() throws {

@@ -100,6 +100,20 @@ import Testing
         #expect(counts["n2"]! > counts["n1"]!, "weight 2 takes the larger share")
     }
 
+    @Test func weightsScaleTheShare() {
+        // n2 at weight 2 places 320 points to the others' 160 and should take about half the keys.
+        // Measured over 1M keys: n1 22.1%, n2 51.8%, n3 26.1% (expected 25/50/25); the bound below
+        // is 15% of the expected share, since 160 points per unit weight leave about ±10% per node.
+        let ring = HashRing(nodes: [RingNode(id: "n1"), RingNode(id: "n2", weight: 2), RingNode(id: "n3")])
+        #expect(ring.points.filter { $0.node == "n2" }.count == 320)
+        let counts = Self.loads(ring, Self.keys())
+        for (id, expected) in [("n1", 0.25), ("n2", 0.5), ("n3", 0.25)] {
+            let share = Double(counts[id] ?? 0) / 1_000_000
+            print("weights 1,2,1: \(id) takes \(share)")
+            #expect(abs(share / expected - 1) <= 0.15, "\(id): \(share) of the keys, expected about \(expected)")
+        }
+    }
+
     @Test func theHashIsInjectable() {
         let ring = HashRing(nodes: [RingNode(id: "a"), RingNode(id: "b")], vnodes: 1) { $0 == "a#0" ? 100 : 200 }
         #expect(ring.owner(of: 50) == "a")
