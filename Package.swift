@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "EmbSingleFlightTests", dependencies: ["EmbSingleFlight"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EmbRESPTests",
-            dependencies: ["EmbRESP", nio, .product(name: "NIOEmbedded", package: "swift-nio"),
+            dependencies: ["EmbRESP", "EmbLRU", nio, .product(name: "NIOEmbedded", package: "swift-nio"),
                            .product(name: "NIOTestUtils", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),

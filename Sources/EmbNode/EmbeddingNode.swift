@@ -121,8 +121,18 @@ public final class EmbeddingNode: Sendable {
 
     /// The cache key of a text known through the alias table, without tokenizing.
     func aliasedKey(_ text: UnsafeRawBufferPointer) -> CacheKey? {
+        self.knownKey(textHash: Self.textHash(text))
+    }
+
+    /// What the alias table files a text under: XXH3-128 of its raw bytes (not its cache key). For a
+    /// caller's own memo in front of `knownKey(textHash:)`: a text's key never changes, so a memo of
+    /// it never goes stale.
+    public static func textHash(_ text: UnsafeRawBufferPointer) -> Hash128 { XXH3.hash128(text) }
+
+    /// The cache key of a text already seen, by its `textHash`; nil if unknown.
+    public func knownKey(textHash: Hash128) -> CacheKey? {
         var key: CacheKey? = nil
-        _ = self.aliases.read(Self.aliasKey(text), now: 0) { bytes in
+        _ = self.aliases.read(LRUKey(high: textHash.high, low: textHash.low), now: 0) { bytes in
             key = CacheKey(Hash128(high: bytes.loadUnaligned(as: UInt64.self), low: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
         }
         return key
@@ -146,21 +156,38 @@ public final class EmbeddingNode: Sendable {
     /// `owned`: the caller knows this node serves the key as owner (a peer forwarded it), so the ring
     /// is not consulted.
     public func serveFromL1(_ text: UnsafeRawBufferPointer, owned: Bool = false, _ write: (UnsafeRawBufferPointer) -> Void) -> Bool {
-        guard let key = self.aliasedKey(text) else { return false }
-        guard self.l1Enabled else { return false }
-        if !owned, let router = self.router, router.remoteOwner(of: key) != nil {
-            // Another node owns it: only the hot cache may answer here.
-            guard self.configuration.hotCacheMaxBytes > 0 else { return false }
-            let (hot, _) = self.hotCache.read(Self.lruKey(key), now: self.clock(), write)
-            if hot { self.count(.hot) }
-            return hot
-        }
-        let (hit, refresh) = self.l1.read(Self.lruKey(key), now: self.clock(), write)
-        guard hit else { return false }
-        self.count(.l1)
-        if refresh { self.refresh(key, text: Array(text)) }
+        guard let key = self.aliasedKey(text),
+            let tier = self.serveKnown(key, text: text, now: self.clock(), owned: owned, write)
+        else { return false }
+        self.count(tier)
         return true
     }
+
+    /// The hit path for a caller that already has the key (a server's per-connection memo of
+    /// `knownKey`) and keeps its own counts (`countServed`, once per read burst: a shared counter
+    /// bumped per hit bounces its cache line between cores). `now` is the caller's clock reading,
+    /// one per burst. Returns the tier that answered (l1 or hot), or nil: take the full path.
+    public func serveKnown(_ key: CacheKey, text: UnsafeRawBufferPointer, now: Double, owned: Bool = false,
+                           _ write: (UnsafeRawBufferPointer) -> Void) -> Tier? {
+        guard self.l1Enabled else { return nil }
+        if !owned, let router = self.router, router.remoteOwner(of: key) != nil {
+            // Another node owns it: only the hot cache may answer here.
+            guard self.configuration.hotCacheMaxBytes > 0 else { return nil }
+            return self.hotCache.read(Self.lruKey(key), now: now, write).hit ? .hot : nil
+        }
+        let (hit, refresh) = self.l1.read(Self.lruKey(key), now: now, write)
+        guard hit else { return nil }
+        if refresh { self.refresh(key, text: Array(text)) }
+        return .l1
+    }
+
+    /// Adds `n` answers from `tier` to the node's counts (for `serveKnown`'s callers).
+    public func countServed(_ tier: Tier, _ n: Int) {
+        if n > 0 { self.count(tier, n) }
+    }
+
+    /// The node's clock (seconds), as the cache's TTLs see it.
+    public func now() -> Double { self.clock() }
 }
 
 /// Lock-free counters of answers by tier.

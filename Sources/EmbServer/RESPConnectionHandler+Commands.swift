@@ -13,8 +13,7 @@ extension RESPConnectionHandler {
         guard let first = args.first else { return self.complete(sequence, Self.error("ERR empty command")) }
         // EMBED first, without making a String: it is most of the traffic.
         if command.hasName("EMBED") && self.authenticated {
-            self.embedRequests.increment()
-            self.callerRequests.increment()
+            self.burstCounts.requests += 1
             guard args.count == 2 else { return self.complete(sequence, Self.arity("EMBED")) }
             return self.embed(args[1], sequence: sequence, context: context)
         }
@@ -118,20 +117,7 @@ extension RESPConnectionHandler {
 
     /// EMBED: the hit path writes the vector straight from L1 into the output.
     private func embed(_ text: ByteBuffer, sequence: Int, context: ChannelHandlerContext) {
-        if self.canWriteDirectly(sequence) {
-            self.l1Hits &+= 1
-            let timed = self.l1Hits % Self.l1LatencySampling == 0
-            let start = timed ? DispatchTime.now().uptimeNanoseconds : 0
-            let served = text.withUnsafeReadableBytes { bytes in
-                self.server.node.serveFromL1(bytes) { vector in self.output.writeBulkString(bytes: vector) }
-            }
-            if served {
-                self.writeSequence += 1
-                self.l1Results.increment()
-                if timed { self.l1Latency.record(.nanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))) }
-                return
-            }
-        }
+        if text.withUnsafeReadableBytes({ self.serveHit($0, sequence: sequence) }) { return }
         if self.burstLoopLookups < Self.maxLoopLookupsPerBurst {
             self.burstLoopLookups += 1
             if self.forwardOnLoop(text, sequence: sequence, context: context) { return }

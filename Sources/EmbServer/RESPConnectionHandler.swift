@@ -21,7 +21,7 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     var clientName: String?
     var caller = "anonymous"
     /// Sequence numbers: the next request's, and the next reply to write.
-    private var nextSequence = 0
+    var nextSequence = 0
     var writeSequence = 0
     private var waiting: [Int: ByteBuffer] = [:]
     var output = ByteBuffer()
@@ -34,6 +34,11 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// L1 hits are timed one in `l1LatencySampling`: two clock reads per hit cost more than the hit.
     static let l1LatencySampling = 16
     var l1Hits = 0
+    /// The hit path's bookkeeping (RESPConnectionHandler+HitPath): EMBED requests and hits of this
+    /// read burst, added to the shared counters once at its end; the clock reading of the burst.
+    var burstCounts = (requests: 0, l1: 0, hot: 0)
+    var burstNow: Double?
+    let knownKeys = KnownKeyMemo()
     /// EMBEDs of this read burst that missed L1: looked up together, as one MEMBED would be.
     var deferredEmbeds: [(sequence: Int, text: [UInt8])] = []
     /// Event-loop lookups (L2 GET, peer forward) started in this read burst. Past a few, the rest of
@@ -63,8 +68,11 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             buffer = pending
             self.inbound = nil
         }
+        defer { self.commitBurst() }
         do {
-            while let frame = try self.parser.next(&buffer) {
+            while true {
+                if self.parser.isIdle { self.serveLeadingHits(&buffer) }
+                guard let frame = try self.parser.next(&buffer) else { break }
                 let sequence = self.nextSequence
                 self.nextSequence += 1
                 switch frame {
@@ -155,6 +163,12 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func closeAfterReply(_ sequence: Int) { self.closeAfterSequence = sequence }
+
+    /// QUIT or a framing error: no more requests are answered.
+    var isClosing: Bool { self.closeAfterSequence != nil }
+
+    /// The limits the request parser enforces (the fast path must not accept more).
+    var parserLimits: RESPLimits { self.parser.limits }
 
     /// Runs `work` off the event loop and slots its replies (one per sequence number) in order.
     func runAsync(_ sequences: [Int], context: ChannelHandlerContext, _ work: @escaping @Sendable () async -> [ByteBuffer]) {

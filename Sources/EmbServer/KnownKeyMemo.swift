@@ -1,0 +1,45 @@
+// A connection's memo of text hash → cache key, in front of the node's shared alias table.
+//
+// A text's cache key never changes (it is a function of the model and the text), so an entry can
+// never be stale and needs no invalidation; a collision of slots just overwrites. What it saves is
+// the alias table's shard lock on every repeated text: a RAG service's connection asks for the same
+// texts again and again, and at -P 16 that lock was a sixth of the hit path (Docs/benchmarks.md).
+// It belongs to one connection, so one event-loop thread: no lock, no atomics.
+import EmbHash
+
+final class KnownKeyMemo {
+    private struct Slot {
+        var textHash = Hash128(high: 0, low: 0)
+        var key = Hash128(high: 0, low: 0)
+        var used = false
+    }
+
+    /// 64 slots × 40 bytes: 2.5 KB per connection.
+    static let slotCount = 64
+    private let slots: UnsafeMutablePointer<Slot>
+
+    init() {
+        self.slots = .allocate(capacity: Self.slotCount)
+        self.slots.initialize(repeating: Slot(), count: Self.slotCount)
+    }
+
+    deinit {
+        self.slots.deinitialize(count: Self.slotCount)
+        self.slots.deallocate()
+    }
+
+    @inline(__always)
+    private func index(_ textHash: Hash128) -> Int { Int(truncatingIfNeeded: textHash.low) & (Self.slotCount - 1) }
+
+    /// The remembered key of the text with this hash, if any.
+    @inline(__always)
+    func key(_ textHash: Hash128) -> CacheKey? {
+        let slot = self.slots[self.index(textHash)]
+        guard slot.used, slot.textHash == textHash else { return nil }
+        return CacheKey(slot.key)
+    }
+
+    func remember(_ textHash: Hash128, _ key: CacheKey) {
+        self.slots[self.index(textHash)] = Slot(textHash: textHash, key: key.hash, used: true)
+    }
+}
