@@ -85,15 +85,20 @@ public final class EmbeddingNode: Sendable {
     /// Takes an L2 record fetched by another client (the event-loop path) into L1 and returns its
     /// vector, or nil when it is expired (then the caller takes the full path).
     public func acceptL2(_ key: CacheKey, _ record: L2Record) -> [UInt8]? {
-        let remaining = record.createdAt + self.configuration.ttl - self.clock()
-        guard remaining > 0 else { return nil }
+        let accepted = record.vector.withUnsafeBytes { self.acceptL2(key, createdAt: record.createdAt, delta: record.delta, vector: $0) }
+        return accepted ? record.vector : nil
+    }
+
+    /// `acceptL2` for a vector still in the reply's buffer: false when it is expired.
+    public func acceptL2(_ key: CacheKey, createdAt: Double, delta: Float, vector: UnsafeRawBufferPointer) -> Bool {
+        let now = self.clock()
+        let remaining = createdAt + self.configuration.ttl - now
+        guard remaining > 0 else { return false }
         if self.l1Enabled {
-            record.vector.withUnsafeBytes {
-                self.l1.insert(Self.lruKey(key), value: $0, now: self.clock(), ttl: remaining, delta: Double(record.delta))
-            }
+            self.l1.insert(Self.lruKey(key), value: vector, now: now, ttl: remaining, delta: Double(delta))
         }
         self.count(.l2)
-        return record.vector
+        return true
     }
 
     /// Whether this node owns `key` (always, outside a cluster).

@@ -46,6 +46,13 @@ public struct L2Record: Sendable, Equatable {
 
     /// Decodes stored bytes; nil for anything but a well-formed record of `expectedDim` floats.
     public static func decode(_ bytes: UnsafeRawBufferPointer, expectedDim: Int) -> L2Record? {
+        guard let header = Self.decodeHeader(bytes, expectedDim: expectedDim) else { return nil }
+        return L2Record(createdAt: header.createdAt, delta: header.delta, vector: Array(bytes[Self.headerBytes...]))
+    }
+
+    /// The metadata of stored bytes, checked as `decode` checks them, without copying the vector
+    /// (which is `bytes[headerBytes...]`): for callers that copy it straight into a reply.
+    public static func decodeHeader(_ bytes: UnsafeRawBufferPointer, expectedDim: Int) -> (createdAt: Double, delta: Float)? {
         guard bytes.count == Self.headerBytes + 4 * expectedDim, bytes.starts(with: Self.magic),
             bytes[4] == Self.version, bytes[5] == 0,
             Int(bytes[6]) | Int(bytes[7]) << 8 == expectedDim
@@ -53,6 +60,6 @@ public struct L2Record: Sendable, Equatable {
         let created = Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
         let delta = Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 16, as: UInt32.self)))
         guard created.isFinite, delta.isFinite, delta >= 0 else { return nil }
-        return L2Record(createdAt: created, delta: delta, vector: Array(bytes[Self.headerBytes...]))
+        return (created, delta)
     }
 }

@@ -115,52 +115,29 @@ extension RESPConnectionHandler {
         }
     }
 
-    /// EMBED: the hit path writes the vector straight from L1 into the output.
+    /// EMBED off the fast path: a hit, an owned key for the burst's MGET, a forward on the loop, or
+    /// the burst's async lookup (unknown texts, which must be tokenized).
     private func embed(_ text: ByteBuffer, sequence: Int, context: ChannelHandlerContext) {
-        if text.withUnsafeReadableBytes({ self.serveHit($0, sequence: sequence) }) { return }
-        if self.burstLoopLookups < Self.maxLoopLookupsPerBurst {
-            self.burstLoopLookups += 1
-            if self.forwardOnLoop(text, sequence: sequence, context: context) { return }
-            if self.readL2OnLoop(text, sequence: sequence, context: context) { return }
-        }
-        self.deferredEmbeds.append((sequence, Array(text.readableBytesView)))
-    }
-
-    /// A known text this node owns that missed L1: one GET to Redis over this loop's pipelined link
-    /// (GETs of one tick share a flush). A hit goes into L1 and is answered on the loop; anything else
-    /// (miss, bad value, Redis trouble) takes the async path, which has the health checks and backoff.
-    private func readL2OnLoop(_ text: ByteBuffer, sequence: Int, context: ChannelHandlerContext) -> Bool {
-        let node = self.server.node
-        guard let l2 = node.l2, l2.isUp,
-            let key = text.withUnsafeReadableBytes({ node.knownKey($0) }), node.owns(key),
-            let link = self.server.redisLink(on: context.eventLoop)
-        else { return false }
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        link.send([ByteBuffer(string: "GET"), ByteBuffer(string: l2.storedKey(key.hex))]).whenComplete { result in
-            let (handler, context) = bound.value
-            if case .success(.bulkString(let value?)) = result,
-                let record = value.withUnsafeReadableBytes({ L2Record.decode($0, expectedDim: EmbeddingModel.dimension) }),
-                let vector = node.acceptL2(key, record)
-            {
-                l2.count(hits: 1, misses: 0)
-                var reply = ByteBuffer()
-                vector.withUnsafeBytes { reply.writeBulkString(bytes: $0) }
-                handler.server.metrics.tierCounter(.l2).increment()
-                handler.complete(sequence, reply)
-                handler.scheduleFlush(context: context)
-            } else {
-                handler.runLookup([Array(text.readableBytesView)], reply: .vector, sequence: sequence, context: context)
+        let key = text.withUnsafeReadableBytes { self.knownKey($0) }
+        if let key {
+            if text.withUnsafeReadableBytes({ self.serveHit(key, text: $0, sequence: sequence) }) { return }
+            if self.canFetchFromL2(key, context: context) {
+                self.deferredKnown.append((sequence, Array(text.readableBytesView), key))
+                return
+            }
+            if self.burstLoopLookups < Self.maxLoopLookupsPerBurst {
+                self.burstLoopLookups += 1
+                if self.forwardOnLoop(text, key: key, sequence: sequence, context: context) { return }
             }
         }
-        return true
+        self.deferredEmbeds.append((sequence, Array(text.readableBytesView)))
     }
 
     /// A known text owned by another node: ask the owner over this loop's pipelined link and answer
     /// when it replies, all on the event loop (no task, no thread hop). On any failure the peer is
     /// reported and the request takes the async path, which routes again or computes here.
-    private func forwardOnLoop(_ text: ByteBuffer, sequence: Int, context: ChannelHandlerContext) -> Bool {
+    private func forwardOnLoop(_ text: ByteBuffer, key: CacheKey, sequence: Int, context: ChannelHandlerContext) -> Bool {
         guard let cluster = self.server.cluster,
-            let key = text.withUnsafeReadableBytes({ self.server.node.knownKey($0) }),
             let owner = cluster.remoteOwner(of: key),
             let link = cluster.link(to: owner, on: context.eventLoop)
         else { return false }
@@ -184,61 +161,14 @@ extension RESPConnectionHandler {
         return true
     }
 
-    /// One lookup for all of a burst's L1-missing EMBEDs (a pipeline of 16 costs one task and, for
-    /// L2 hits, one MGET). If the batch fails as a whole (one text is invalid), each text is retried
-    /// alone so every request gets its own answer.
+    /// One async lookup for the burst's EMBEDs that need more than L1 or L2 (a pipeline of 16 costs
+    /// one task). If the batch fails as a whole (one text is invalid), each text is retried alone so
+    /// every request gets its own answer.
     func runDeferredEmbeds(context: ChannelHandlerContext) {
         guard !self.deferredEmbeds.isEmpty else { return }
         let batch = self.deferredEmbeds
         self.deferredEmbeds.removeAll(keepingCapacity: true)
-        if self.mgetOnLoop(batch, context: context) { return }
-        let node = self.server.node
-        let metrics = self.server.metrics
-        let texts = batch.map(\.text)
-        self.runAsync(batch.map(\.sequence), context: context) {
-            await Self.lookupEach(node: node, metrics: metrics, texts: texts)
-        }
-    }
-
-    /// A pipelined burst's L1 misses, all with known keys this node owns: ONE MGET over the event-loop
-    /// Redis link. Hits are answered on the loop; misses and undecodable values take the async path.
-    private func mgetOnLoop(_ batch: [(sequence: Int, text: [UInt8])], context: ChannelHandlerContext) -> Bool {
-        let node = self.server.node
-        guard batch.count > 1, let l2 = node.l2, l2.isUp, let link = self.server.redisLink(on: context.eventLoop) else { return false }
-        var keys: [CacheKey] = []
-        for item in batch {
-            guard let key = item.text.withUnsafeBytes({ node.knownKey($0) }), node.owns(key) else { return false }
-            keys.append(key)
-        }
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        link.send([ByteBuffer(string: "MGET")] + keys.map { ByteBuffer(string: l2.storedKey($0.hex)) }).whenComplete { result in
-            let (handler, context) = bound.value
-            var values: [RESPValue] = []
-            if case .success(.array(let items?)) = result, items.count == batch.count { values = items }
-            var misses: [(sequence: Int, text: [UInt8])] = []
-            var hits = 0
-            for (i, item) in batch.enumerated() {
-                if i < values.count, case .bulkString(let value?) = values[i],
-                    let record = value.withUnsafeReadableBytes({ L2Record.decode($0, expectedDim: EmbeddingModel.dimension) }),
-                    let vector = node.acceptL2(keys[i], record)
-                {
-                    var reply = ByteBuffer()
-                    vector.withUnsafeBytes { reply.writeBulkString(bytes: $0) }
-                    handler.complete(item.sequence, reply)
-                    hits += 1
-                } else {
-                    misses.append(item)
-                }
-            }
-            l2.count(hits: hits, misses: values.isEmpty ? 0 : misses.count)
-            handler.server.metrics.tierCounter(.l2).increment(by: Int64(hits))
-            if !misses.isEmpty {
-                let (metrics, texts) = (handler.server.metrics, misses.map(\.text))
-                handler.runAsync(misses.map(\.sequence), context: context) { await Self.lookupEach(node: node, metrics: metrics, texts: texts) }
-            }
-            handler.scheduleFlush(context: context)
-        }
-        return true
+        self.lookUpAsync(batch, context: context)
     }
 
     /// The replies of a deferred EMBED batch, one per text.

@@ -3,28 +3,37 @@
 // A pipelined burst of `EMBED <text>` requests is answered straight from the receive buffer: the
 // frame is recognised in place (RESPFastFrame), the text's key comes from the connection's memo
 // (KnownKeyMemo) or the node's alias table, and the vector is copied from L1 into the output buffer
-// under the shard lock. No frame, no argument array, no task. Counters are kept per burst and added
-// to the shared metrics once at its end; the clock is read once per burst. The first request that
-// is not such a hit (another command, a miss, a frame cut across reads, replies still pending) ends
-// the fast run and goes, with everything after it, through RESPParser and `run`.
+// under the shard lock. No frame, no argument array, no task. A known key this node owns that
+// misses L1 joins the burst's one MGET to Redis on this loop's link (`fetchDeferredFromL2`). Counters
+// are kept per burst and added to the shared metrics once at its end; the clock is read once per
+// burst. The first request that is none of these (another command, an unknown text, a key another
+// node owns, a frame cut across reads) ends the fast run and goes, with everything after it,
+// through RESPParser and `run`.
 import EmbHash
+import EmbModel
 import EmbNode
+import EmbRedis
 import EmbRESP
 import Foundation
 import NIOCore
 
 extension RESPConnectionHandler {
-    /// Answers the hits at the front of `buffer`, consuming their bytes.
-    func serveLeadingHits(_ buffer: inout ByteBuffer) {
-        guard self.authenticated, self.canWriteDirectly(self.nextSequence), !self.isClosing else { return }
+    /// Answers the EMBEDs at the front of `buffer` that are hits or owned L2 lookups, consuming them.
+    func serveLeadingHits(_ buffer: inout ByteBuffer, context: ChannelHandlerContext) {
+        guard self.authenticated, !self.isClosing else { return }
         let maxText = self.parserLimits.maxBulkLength
         let consumed = buffer.withUnsafeReadableBytes { all -> Int in
             var offset = 0
             while offset < all.count {
                 let rest = UnsafeRawBufferPointer(rebasing: all[offset...])
-                guard let frame = RESPFastFrame.twoArguments(rest, upperName: "EMBED", maxArgument: maxText),
-                    self.serveHit(UnsafeRawBufferPointer(rebasing: rest[frame.argument]), sequence: self.nextSequence)
-                else { break }
+                guard let frame = RESPFastFrame.twoArguments(rest, upperName: "EMBED", maxArgument: maxText) else { break }
+                let text = UnsafeRawBufferPointer(rebasing: rest[frame.argument])
+                guard let key = self.knownKey(text) else { break }
+                let sequence = self.nextSequence
+                if !self.serveHit(key, text: text, sequence: sequence) {
+                    guard self.canFetchFromL2(key, context: context) else { break }
+                    self.deferredKnown.append((sequence, Array(text), key))
+                }
                 self.nextSequence += 1
                 self.burstCounts.requests += 1
                 offset += frame.length
@@ -35,32 +44,99 @@ extension RESPConnectionHandler {
         buffer.moveReaderIndex(forwardBy: consumed)
     }
 
-    /// Serves `text` from L1 (or the hot cache) into the output as reply `sequence`, if it is a hit on
-    /// a known text and no earlier reply is pending. False: nothing was written or counted.
-    func serveHit(_ text: UnsafeRawBufferPointer, sequence: Int) -> Bool {
-        guard self.canWriteDirectly(sequence) else { return false }
-        let node = self.server.node
+    /// The key of a text seen before: the connection's memo, else the node's alias table.
+    func knownKey(_ text: UnsafeRawBufferPointer) -> CacheKey? {
         let textHash = EmbeddingNode.textHash(text)
-        let key: CacheKey
-        if let remembered = self.knownKeys.key(textHash) {
-            key = remembered
-        } else if let known = node.knownKey(textHash: textHash) {
-            self.knownKeys.remember(textHash, known)
-            key = known
-        } else {
-            return false
-        }
+        if let remembered = self.knownKeys.key(textHash) { return remembered }
+        guard let known = self.server.node.knownKey(textHash: textHash) else { return nil }
+        self.knownKeys.remember(textHash, known)
+        return known
+    }
+
+    /// Serves a known text from L1 (or the hot cache) as reply `sequence`: into the output if every
+    /// earlier reply is out, else parked. False: a miss, nothing written or counted.
+    func serveHit(_ key: CacheKey, text: UnsafeRawBufferPointer, sequence: Int) -> Bool {
+        let node = self.server.node
         let now = self.burstClock()
         self.l1Hits &+= 1
         // Hits are timed one in `l1LatencySampling`: two clock reads per hit cost more than the hit.
         let timed = self.l1Hits % Self.l1LatencySampling == 0
         let start = timed ? DispatchTime.now().uptimeNanoseconds : 0
-        guard let tier = node.serveKnown(key, text: text, now: now, { vector in self.output.writeBulkString(bytes: vector) })
-        else { return false }
+        let tier: Tier?
+        if self.canWriteDirectly(sequence) {
+            tier = node.serveKnown(key, text: text, now: now) { vector in self.output.writeBulkString(bytes: vector) }
+            if tier != nil { self.writeSequence += 1 }
+        } else {
+            var reply = ByteBuffer()
+            tier = node.serveKnown(key, text: text, now: now) { vector in reply.writeBulkString(bytes: vector) }
+            if tier != nil { self.complete(sequence, reply) }
+        }
+        guard let tier else { return false }
         if timed { self.l1Latency.record(.nanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))) }
-        self.writeSequence += 1
         if tier == .hot { self.burstCounts.hot += 1 } else { self.burstCounts.l1 += 1 }
         return true
+    }
+
+    /// Whether an L1 miss on `key` can be looked up in Redis from this loop: this node owns the key
+    /// and its Redis is up.
+    func canFetchFromL2(_ key: CacheKey, context: ChannelHandlerContext) -> Bool {
+        guard let l2 = self.server.node.l2, self.server.node.owns(key), self.redisLink(context) != nil else { return false }
+        if let up = self.burstL2Up { return up }
+        let up = l2.isUp
+        self.burstL2Up = up
+        return up
+    }
+
+    /// The burst's owned L1 misses, ONE MGET over this loop's Redis link. Hits are answered on the
+    /// loop, copied from the reply straight into the output; misses, expired or undecodable values
+    /// and a failed MGET take the async path (health checks, backoff, single-flight, the encoder).
+    func fetchDeferredFromL2(context: ChannelHandlerContext) {
+        guard !self.deferredKnown.isEmpty else { return }
+        let batch = self.deferredKnown
+        self.deferredKnown.removeAll(keepingCapacity: true)
+        let node = self.server.node
+        guard let l2 = node.l2, let link = self.redisLink(context) else {
+            return self.lookUpAsync(batch.map { ($0.sequence, $0.text) }, context: context)
+        }
+        let prefix = Array(l2.configuration.keyPrefix.utf8)
+        var command = ByteBuffer()
+        command.reserveCapacity(16 + batch.count * (prefix.count + 40))
+        command.writeArrayHeader(batch.count + 1)
+        command.writeBulkString("MGET")
+        for item in batch { command.writeBulkString(prefix: prefix, hex: item.key.hash) }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        link.send(encoded: command).whenComplete { result in
+            let (handler, context) = bound.value
+            var values: [RESPValue] = []
+            if case .success(.array(let items?)) = result, items.count == batch.count { values = items }
+            var misses: [(sequence: Int, text: [UInt8])] = []
+            var hits = 0
+            for (i, item) in batch.enumerated() {
+                let served: Bool
+                if i < values.count, case .bulkString(let value?) = values[i] {
+                    served = value.withUnsafeReadableBytes { bytes in
+                        guard let header = L2Record.decodeHeader(bytes, expectedDim: EmbeddingModel.dimension) else { return false }
+                        let vector = UnsafeRawBufferPointer(rebasing: bytes[L2Record.headerBytes...])
+                        guard node.acceptL2(item.key, createdAt: header.createdAt, delta: header.delta, vector: vector) else { return false }
+                        handler.complete(item.sequence) { $0.writeBulkString(bytes: vector) }
+                        return true
+                    }
+                } else {
+                    served = false
+                }
+                if served { hits += 1 } else { misses.append((item.sequence, item.text)) }
+            }
+            l2.count(hits: hits, misses: values.isEmpty ? 0 : misses.count)
+            if hits > 0 { handler.server.metrics.tierCounter(.l2).increment(by: Int64(hits)) }
+            if !misses.isEmpty { handler.lookUpAsync(misses, context: context) }
+            handler.scheduleFlush(context: context)
+        }
+    }
+
+    /// The full lookup path for each text off the event loop, replies slotted in order.
+    func lookUpAsync(_ batch: [(sequence: Int, text: [UInt8])], context: ChannelHandlerContext) {
+        let (node, metrics, texts) = (self.server.node, self.server.metrics, batch.map(\.text))
+        self.runAsync(batch.map(\.sequence), context: context) { await Self.lookupEach(node: node, metrics: metrics, texts: texts) }
     }
 
     /// The node's clock, read once per read burst (TTLs are seconds; a burst is microseconds).
@@ -71,9 +147,10 @@ extension RESPConnectionHandler {
         return now
     }
 
-    /// Adds the burst's hits to the shared counters, once, and forgets the burst's clock reading.
+    /// Adds the burst's hits to the shared counters, once, and forgets the burst's readings.
     func commitBurst() {
         self.burstNow = nil
+        self.burstL2Up = nil
         let (requests, l1, hot) = self.burstCounts
         guard requests + l1 + hot > 0 else { return }
         self.burstCounts = (0, 0, 0)
@@ -85,5 +162,24 @@ extension RESPConnectionHandler {
         if hot > 0 { self.server.metrics.tierCounter(.hot).increment(by: Int64(hot)) }
         self.server.node.countServed(.l1, l1)
         self.server.node.countServed(.hot, hot)
+    }
+}
+
+extension ByteBuffer {
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// A bulk string of `prefix` and the 32 lowercase hex digits of `hex` (an L2 key: `emb:<key hex>`),
+    /// written in place: a String per key cost more than the rest of the MGET.
+    mutating func writeBulkString(prefix: [UInt8], hex: Hash128) {
+        self.writeBulkString(byteCount: prefix.count + 32) { out in
+            prefix.withUnsafeBytes { out.copyMemory(from: $0) }
+            var at = prefix.count
+            for half in [hex.high, hex.low] {
+                for shift in stride(from: 60, through: 0, by: -4) {
+                    out[at] = Self.hexDigits[Int((half >> UInt64(shift)) & 0xF)]
+                    at += 1
+                }
+            }
+        }
     }
 }

@@ -5,6 +5,7 @@
 // written only when every earlier one has been. Output is flushed once per read burst (so a
 // pipelined -P 16 costs one write). Errors are per connection: a bad client gets an error reply or,
 // when the stream can no longer be framed, is closed; nothing it sends reaches another connection.
+import EmbHash
 import EmbNode
 import EmbRESP
 import Foundation
@@ -38,12 +39,16 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// read burst, added to the shared counters once at its end; the clock reading of the burst.
     var burstCounts = (requests: 0, l1: 0, hot: 0)
     var burstNow: Double?
+    var burstL2Up: Bool?
     let knownKeys = KnownKeyMemo()
-    /// EMBEDs of this read burst that missed L1: looked up together, as one MEMBED would be.
+    /// EMBEDs of this burst with known keys this node owns that missed L1: one MGET on the loop.
+    var deferredKnown: [(sequence: Int, text: [UInt8], key: CacheKey)] = []
+    /// This loop's pipelined link to the node's Redis, resolved once (`redisLink(_:)`).
+    private var cachedRedisLink: PeerLink?
+    /// EMBEDs of this read burst that need the full path: looked up together, as one MEMBED would be.
     var deferredEmbeds: [(sequence: Int, text: [UInt8])] = []
-    /// Event-loop lookups (L2 GET, peer forward) started in this read burst. Past a few, the rest of
-    /// a pipelined burst goes to the merged async path: one MGET on Redis's reader threads beats
-    /// hundreds of single GETs on the one event loop (measured: 0.43x vs 0.21x Redis GET at -P 16).
+    /// Peer forwards started on the loop in this read burst. Past a few, the rest of a pipelined
+    /// burst goes to the async path, which merges them into one PEER.MEMBED per owner.
     var burstLoopLookups = 0
     static let maxLoopLookupsPerBurst = 2
 
@@ -71,7 +76,7 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         defer { self.commitBurst() }
         do {
             while true {
-                if self.parser.isIdle { self.serveLeadingHits(&buffer) }
+                if self.parser.isIdle { self.serveLeadingHits(&buffer, context: context) }
                 guard let frame = try self.parser.next(&buffer) else { break }
                 let sequence = self.nextSequence
                 self.nextSequence += 1
@@ -100,6 +105,7 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             buffer.discardReadBytes()
             self.inbound = buffer
         }
+        self.fetchDeferredFromL2(context: context)
         self.runDeferredEmbeds(context: context)
     }
 
@@ -117,17 +123,25 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     /// Writes `reply` now if every earlier reply is out, else parks it.
     func complete(_ sequence: Int, _ reply: ByteBuffer) {
-        if sequence == self.writeSequence {
-            var reply = reply
-            self.output.writeBuffer(&reply)
-            self.writeSequence += 1
-            while let next = self.waiting.removeValue(forKey: self.writeSequence) {
-                var next = next
-                self.output.writeBuffer(&next)
-                self.writeSequence += 1
-            }
-        } else {
+        var reply = reply
+        self.complete(sequence) { $0.writeBuffer(&reply) }
+    }
+
+    /// Writes reply `sequence` with `write`: straight into the output if every earlier reply is out
+    /// (no buffer of its own), else into a buffer that waits its turn.
+    func complete(_ sequence: Int, write: (inout ByteBuffer) -> Void) {
+        guard sequence == self.writeSequence else {
+            var reply = ByteBuffer()
+            write(&reply)
             self.waiting[sequence] = reply
+            return
+        }
+        write(&self.output)
+        self.writeSequence += 1
+        while let next = self.waiting.removeValue(forKey: self.writeSequence) {
+            var next = next
+            self.output.writeBuffer(&next)
+            self.writeSequence += 1
         }
     }
 
@@ -163,6 +177,13 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func closeAfterReply(_ sequence: Int) { self.closeAfterSequence = sequence }
+
+    /// This loop's pipelined link to the node's Redis; nil without L2.
+    func redisLink(_ context: ChannelHandlerContext) -> PeerLink? {
+        if let link = self.cachedRedisLink { return link }
+        self.cachedRedisLink = self.server.redisLink(on: context.eventLoop)
+        return self.cachedRedisLink
+    }
 
     /// QUIT or a framing error: no more requests are answered.
     var isClosing: Bool { self.closeAfterSequence != nil }

@@ -69,8 +69,16 @@ final class PeerLink {
 
     /// Sends one command; the future completes on this link's loop.
     func send(_ args: [ByteBuffer]) -> EventLoopFuture<RESPValue> {
+        var command = ByteBuffer()
+        command.reserveCapacity(64 + args.reduce(0) { $0 + $1.readableBytes })
+        command.writeCommand(RESPCommand(arguments: args))
+        return self.send(encoded: command)
+    }
+
+    /// Sends one command the caller has already encoded as a RESP array of bulk strings.
+    func send(encoded command: ByteBuffer) -> EventLoopFuture<RESPValue> {
         if let channel = self.channel, channel.isActive, let handler = self.handler {
-            return self.write(args, channel, handler)
+            return self.write(command, channel, handler)
         }
         self.channel = nil
         let ready = self.connecting ?? self.connect()
@@ -78,16 +86,20 @@ final class PeerLink {
             guard let channel = self.channel, let handler = self.handler else {
                 return self.eventLoop.makeFailedFuture(PeerError.unavailable("\(self.host):\(self.port)"))
             }
-            return self.write(args, channel, handler)
+            return self.write(command, channel, handler)
         }
     }
 
     private func write(_ args: [ByteBuffer], _ channel: any Channel, _ handler: PeerLinkHandler) -> EventLoopFuture<RESPValue> {
+        var command = channel.allocator.buffer(capacity: 64 + args.reduce(0) { $0 + $1.readableBytes })
+        command.writeCommand(RESPCommand(arguments: args))
+        return self.write(command, channel, handler)
+    }
+
+    private func write(_ command: ByteBuffer, _ channel: any Channel, _ handler: PeerLinkHandler) -> EventLoopFuture<RESPValue> {
         let promise = self.eventLoop.makePromise(of: RESPValue.self)
         handler.enqueue(promise)
-        var out = channel.allocator.buffer(capacity: 64 + args.reduce(0) { $0 + $1.readableBytes })
-        out.writeCommand(RESPCommand(arguments: args))
-        channel.write(out, promise: nil)
+        channel.write(command, promise: nil)
         if !self.flushScheduled {
             self.flushScheduled = true
             self.eventLoop.execute {
