@@ -161,6 +161,40 @@ try:
     r = redis.Redis(port=resp_port)
     check("after a restart the vector comes from L2", np.array_equal(np.frombuffer(r.execute_command("EMBED", "the cache is warm"), "<f4"), reference[1]) and r.info("tiers")["served_l2"] == 1, str(r.info("tiers")))
 
+    # L2 on the event loop: a node without L1 answers known texts with one MGET per pipelined burst.
+    l2_resp, l2_http = free_port(), free_port()
+    l2node = subprocess.Popen([BIN, "serve", "--node", "l2only", "--resp", f"127.0.0.1:{l2_resp}", "--http", f"127.0.0.1:{l2_http}",
+                               "--redis", f"127.0.0.1:{redis_port}", "--l1-max-bytes", "0", "--ttl", "1h"], cwd=ROOT, stdout=log, stderr=log)
+    procs.append(l2node); wait_port(l2_resp)
+    r0 = redis.Redis(port=l2_resp)
+    r0.execute_command("EMBED", "the cache is warm")  # learns the text (tokenized once)
+    served = r0.info("tiers")["served_l2"]
+    pipe = r0.pipeline(transaction=False)
+    for i in range(16):
+        pipe.execute_command("EMBED", ["the cache is warm", "hello world", "ünïcödé text"][i % 3])
+    res = pipe.execute()
+    check("no L1: a pipelined burst of known texts is answered from L2 in order",
+          all(np.array_equal(np.frombuffer(x, "<f4"), reference[[1, 0, 2][i % 3]]) for i, x in enumerate(res))
+          and r0.info("tiers")["served_l2"] - served >= 6, str(r0.info("tiers")))
+    stored = "emb:" + r0.execute_command("EMBED.LOCATE", "the cache is warm")[0].decode()
+    raw = redis.Redis(port=redis_port)
+    raw.set(stored, b"not a record")
+    computed = r0.info("tiers")["served_computed"]
+    check("an undecodable L2 value is a miss: recomputed, answered right",
+          np.array_equal(np.frombuffer(r0.execute_command("EMBED", "the cache is warm"), "<f4"), reference[1])
+          and r0.info("tiers")["served_computed"] == computed + 1, str(r0.info("tiers")))
+    deadline = time.time() + 5
+    while time.time() < deadline and (raw.get(stored) or b"")[:4] != b"EMBv":
+        time.sleep(0.05)
+    check("the undecodable L2 value is overwritten", (raw.get(stored) or b"")[:4] == b"EMBv")
+    old = raw.get(stored)
+    raw.set(stored, old[:8] + np.array([time.time() - 7200], "<f8").tobytes() + old[16:])  # created 2 h ago, TTL 1 h
+    computed = r0.info("tiers")["served_computed"]
+    check("an L2 value older than the TTL is recomputed",
+          np.array_equal(np.frombuffer(r0.execute_command("EMBED", "the cache is warm"), "<f4"), reference[1])
+          and r0.info("tiers")["served_computed"] == computed + 1, str(r0.info("tiers")))
+    kill(l2node)
+
     # 1,000 concurrent identical misses: one computation.
     before = r.info("encoder")["texts"]
     def one(_):
