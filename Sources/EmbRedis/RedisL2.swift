@@ -58,6 +58,8 @@ public final class RedisL2: Sendable {
     let state = Mutex(State())
     let jobs = JobQueue()
     let writeSignal = NSCondition()
+    /// Wakes the health checker when Redis is marked down, or on stop.
+    let healthSignal = NSCondition()
     private let threadsExited = DispatchSemaphore(value: 0)
     private let threadCount: Int
 
@@ -184,6 +186,7 @@ public final class RedisL2: Sendable {
         self.state.withLock { $0.stopping = true }
         self.jobs.close()
         self.wakeWriter()
+        self.wakeHealthChecker()
         for _ in 0..<self.threadCount {
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                 DispatchQueue.global().async {
@@ -194,7 +197,7 @@ public final class RedisL2: Sendable {
         }
     }
 
-    private func wakeWriter() {
+    func wakeWriter() {
         self.writeSignal.lock()
         self.writeSignal.broadcast()
         self.writeSignal.unlock()

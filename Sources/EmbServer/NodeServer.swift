@@ -103,10 +103,7 @@ public func buildNode(_ options: NodeOptions, logger: Logger) async throws -> Bu
     let idle = options.idleTimeout
     let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.ioThreads))
     let resp = ListenerService(name: "resp", group: group, host: options.respHost, port: options.respPort, logger: logger) { channel in
-        try channel.pipeline.syncOperations.addHandlers([
-            IdleStateHandler(readTimeout: .seconds(idle)),
-            RESPConnectionHandler(server: context, limits: limits),
-        ])
+        try channel.pipeline.syncOperations.addHandler(RESPConnectionHandler(server: context, limits: limits, idleTimeout: .seconds(idle)))
     }
     let http = ListenerService(name: "http", group: group, host: options.httpHost, port: options.httpPort, logger: logger) { channel in
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)

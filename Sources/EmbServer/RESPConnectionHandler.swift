@@ -56,17 +56,48 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private var inbound: ByteBuffer?
     private var parser: RESPParser
 
-    init(server: ServerContext, limits: RESPLimits) {
+    /// Idle timeout, kept here rather than by NIO's IdleStateHandler, which is one more pipeline hop
+    /// on every read and every write (3% of the node's CPU at -P 1). A tick every quarter of the
+    /// timeout closes a connection that has read nothing since `idleTimeout` ago.
+    private let idleTimeout: TimeAmount
+    private var readSinceTick = false
+    private var lastRead = NIODeadline.now()
+    private var idleTicks: RepeatedTask?
+
+    init(server: ServerContext, limits: RESPLimits, idleTimeout: TimeAmount) {
         self.server = server
         self.parser = RESPParser(limits: limits)
         self.id = server.connectionID()
         self.authenticated = server.secret == nil
+        self.idleTimeout = idleTimeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let tick = TimeAmount.nanoseconds(max(1, self.idleTimeout.nanoseconds / 4))
+        self.idleTicks = context.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in
+            let (handler, context) = bound.value
+            let now = NIODeadline.now()
+            if handler.readSinceTick {
+                handler.readSinceTick = false
+                handler.lastRead = now
+            } else if now - handler.lastRead >= handler.idleTimeout {
+                handler.idleTicks?.cancel()
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.idleTicks?.cancel()
+        self.idleTicks = nil
     }
 
     /// Frames requests straight from the read buffer (RESPParser, no per-request pipeline hop:
     /// ByteToMessageHandler's generic plumbing cost more than the parse at a million requests a second).
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         self.burstLoopLookups = 0
+        self.readSinceTick = true
         var buffer = self.unwrapInboundIn(data)
         if var pending = self.inbound {
             pending.writeBuffer(&buffer)
@@ -115,10 +146,6 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent { context.close(promise: nil) } else { context.fireUserInboundEventTriggered(event) }
     }
 
     /// Writes `reply` now if every earlier reply is out, else parks it.

@@ -150,6 +150,17 @@ try:
     except OSError:
         closed = True
     check("an idle connection is closed after --idle-timeout", closed)
+    talker = socket.create_connection(("127.0.0.1", small_resp)); talker.settimeout(5)
+    alive = True
+    for _ in range(7):  # 2.8 s of a request every 0.4 s, against a 1 s timeout (a raw socket: no silent reconnects)
+        try:
+            talker.sendall(b"PING\r\n")
+            alive = alive and talker.recv(10) == b"+PONG\r\n"
+        except OSError:
+            alive = False
+        time.sleep(0.4)
+    talker.close()
+    check("a connection that keeps talking is not idle", alive)
     kill(small)
 
     # L2: after an L1 flush (a node restart keeps Redis), the entry comes from Redis.
