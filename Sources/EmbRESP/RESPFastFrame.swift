@@ -17,22 +17,28 @@ public enum RESPFastFrame {
     @inline(__always)
     public static func twoArguments(_ bytes: UnsafeRawBufferPointer, upperName: StaticString, maxArgument: Int) -> (argument: Range<Int>, length: Int)? {
         let nameLength = upperName.utf8CodeUnitCount
-        // "*2\r\n$" + one digit + "\r\n" + name + "\r\n$": the name length is a single digit here.
-        guard nameLength > 0 && nameLength < 10 else { return nil }
-        let headerEnd = 8 + nameLength + 3
+        // "*2\r\n$" + the name's length (one or two digits) + "\r\n" + name + "\r\n$".
+        guard nameLength > 0 && nameLength < 100 else { return nil }
+        let digits = nameLength < 10 ? 1 : 2
+        let nameStart = 5 + digits + 2
+        let afterName = nameStart + nameLength
+        let headerEnd = afterName + 3
         guard bytes.count > headerEnd,
             bytes[0] == UInt8(ascii: "*"), bytes[1] == UInt8(ascii: "2"), bytes[2] == RESPScan.cr, bytes[3] == RESPScan.lf,
-            bytes[4] == UInt8(ascii: "$"), bytes[5] == UInt8(ascii: "0") + UInt8(nameLength),
-            bytes[6] == RESPScan.cr, bytes[7] == RESPScan.lf
+            bytes[4] == UInt8(ascii: "$"), bytes[5 + digits] == RESPScan.cr, bytes[6 + digits] == RESPScan.lf
         else { return nil }
+        if digits == 1 {
+            guard bytes[5] == UInt8(ascii: "0") + UInt8(nameLength) else { return nil }
+        } else {
+            guard bytes[5] == UInt8(ascii: "0") + UInt8(nameLength / 10), bytes[6] == UInt8(ascii: "0") + UInt8(nameLength % 10) else { return nil }
+        }
         let name = upperName.utf8Start
         for i in 0..<nameLength {
             let expected = name[i]
             let isLetter = (expected | 0x20) >= UInt8(ascii: "a") && (expected | 0x20) <= UInt8(ascii: "z")
             // `| 0x20` folds ASCII case, and only letters are compared that way.
-            guard isLetter ? bytes[8 + i] | 0x20 == expected | 0x20 : bytes[8 + i] == expected else { return nil }
+            guard isLetter ? bytes[nameStart + i] | 0x20 == expected | 0x20 : bytes[nameStart + i] == expected else { return nil }
         }
-        let afterName = 8 + nameLength
         guard bytes[afterName] == RESPScan.cr, bytes[afterName + 1] == RESPScan.lf, bytes[afterName + 2] == UInt8(ascii: "$")
         else { return nil }
         guard case .value(let length, let start) = RESPScan.integerLine(bytes, from: headerEnd),

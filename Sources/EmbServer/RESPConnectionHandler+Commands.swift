@@ -127,7 +127,7 @@ extension RESPConnectionHandler {
             }
             if self.burstLoopLookups < Self.maxLoopLookupsPerBurst {
                 self.burstLoopLookups += 1
-                if self.forwardOnLoop(text, key: key, sequence: sequence, context: context) { return }
+                if text.withUnsafeReadableBytes({ self.forwardOnLoop($0, key: key, sequence: sequence, context: context) }) { return }
             }
         }
         self.deferredEmbeds.append((sequence, Array(text.readableBytesView)))
@@ -136,26 +136,30 @@ extension RESPConnectionHandler {
     /// A known text owned by another node: ask the owner over this loop's pipelined link and answer
     /// when it replies, all on the event loop (no task, no thread hop). On any failure the peer is
     /// reported and the request takes the async path, which routes again or computes here.
-    private func forwardOnLoop(_ text: ByteBuffer, key: CacheKey, sequence: Int, context: ChannelHandlerContext) -> Bool {
+    func forwardOnLoop(_ text: UnsafeRawBufferPointer, key: CacheKey, sequence: Int, context: ChannelHandlerContext) -> Bool {
         guard let cluster = self.server.cluster,
             let owner = cluster.remoteOwner(of: key),
             let link = cluster.link(to: owner, on: context.eventLoop)
         else { return false }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        link.send([ByteBuffer(string: "PEER.MEMBED"), text]).whenComplete { result in
+        var command = ByteBuffer()
+        command.reserveCapacity(32 + text.count)
+        command.writeArrayHeader(2)
+        command.writeBulkString("PEER.MEMBED")
+        command.writeBulkString(bytes: text)
+        let copy = Array(text)  // for the fallback, after `text` is gone
+        link.send(encoded: command).whenComplete { result in
             let (handler, context) = bound.value
             if case .success(.array(let items?)) = result, items.count == 1, case .bulkString(let vector?) = items[0],
                 vector.readableBytes == EmbeddingNode.vectorBytes
             {
-                var reply = ByteBuffer()
-                reply.writeBulkString(vector)
                 vector.withUnsafeReadableBytes { handler.server.node.keepForwarded(key, $0) }
-                handler.server.metrics.tierCounter(.forwarded).increment()
-                handler.complete(sequence, reply)
+                handler.forwardedResults.increment()
+                handler.complete(sequence) { $0.writeBulkString(vector) }
                 handler.scheduleFlush(context: context)
             } else {
                 cluster.reportFailure(owner)
-                handler.runLookup([Array(text.readableBytesView)], reply: .vector, sequence: sequence, context: context)
+                handler.runLookup([copy], reply: .vector, sequence: sequence, context: context)
             }
         }
         return true
@@ -204,16 +208,18 @@ extension RESPConnectionHandler {
     /// forwarded popular key): no task, no hop. False, having written nothing, when any misses.
     func serveAllFromL1(_ texts: ArraySlice<ByteBuffer>, sequence: Int) -> Bool {
         guard self.canWriteDirectly(sequence) else { return false }
-        var reply = ByteBuffer()
-        reply.writeArrayHeader(texts.count)
+        // Written straight into the output; a miss part-way rolls the output back.
+        let start = self.output.writerIndex
+        self.output.writeArrayHeader(texts.count)
+        let now = self.burstClock()
         for text in texts {
-            let hit = text.withUnsafeReadableBytes { bytes in
-                self.server.node.serveFromL1(bytes, owned: true) { vector in reply.writeBulkString(bytes: vector) }
+            guard text.withUnsafeReadableBytes({ self.writeOwnedHit($0, now: now) }) else {
+                self.output.moveWriterIndex(to: start)
+                return false
             }
-            guard hit else { return false }
         }
-        self.l1Results.increment(by: Int64(texts.count))
-        self.complete(sequence, reply)
+        self.writeSequence += 1
+        self.burstCounts.l1 += texts.count
         return true
     }
 

@@ -26,17 +26,31 @@ extension RESPConnectionHandler {
             var offset = 0
             while offset < all.count {
                 let rest = UnsafeRawBufferPointer(rebasing: all[offset...])
-                guard let frame = RESPFastFrame.twoArguments(rest, upperName: "EMBED", maxArgument: maxText) else { break }
-                let text = UnsafeRawBufferPointer(rebasing: rest[frame.argument])
-                guard let key = self.knownKey(text) else { break }
-                let sequence = self.nextSequence
-                if !self.serveHit(key, text: text, sequence: sequence) {
-                    guard self.canFetchFromL2(key, context: context) else { break }
-                    self.deferredKnown.append((sequence, Array(text), key))
+                if let frame = RESPFastFrame.twoArguments(rest, upperName: "EMBED", maxArgument: maxText) {
+                    let text = UnsafeRawBufferPointer(rebasing: rest[frame.argument])
+                    guard let key = self.knownKey(text) else { break }
+                    let sequence = self.nextSequence
+                    if !self.serveHit(key, text: text, sequence: sequence) {
+                        if self.canFetchFromL2(key, context: context) {
+                            self.deferredKnown.append((sequence, Array(text), key))
+                        } else if self.burstLoopLookups < Self.maxLoopLookupsPerBurst,
+                            self.forwardOnLoop(text, key: key, sequence: sequence, context: context)
+                        {
+                            self.burstLoopLookups += 1
+                        } else {
+                            break
+                        }
+                    }
+                    self.burstCounts.requests += 1
+                    offset += frame.length
+                } else if let frame = RESPFastFrame.twoArguments(rest, upperName: "PEER.MEMBED", maxArgument: maxText),
+                    self.serveForwardedHit(UnsafeRawBufferPointer(rebasing: rest[frame.argument]), sequence: self.nextSequence)
+                {
+                    offset += frame.length
+                } else {
+                    break
                 }
                 self.nextSequence += 1
-                self.burstCounts.requests += 1
-                offset += frame.length
             }
             return offset
         }
@@ -75,6 +89,27 @@ extension RESPConnectionHandler {
         if timed { self.l1Latency.record(.nanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))) }
         if tier == .hot { self.burstCounts.hot += 1 } else { self.burstCounts.l1 += 1 }
         return true
+    }
+
+    /// A peer's `PEER.MEMBED` of one text this node serves as owner, answered from L1 (`*1` and the
+    /// vector) straight into the output. False, having written nothing, on a miss.
+    func serveForwardedHit(_ text: UnsafeRawBufferPointer, sequence: Int) -> Bool {
+        guard self.canWriteDirectly(sequence) else { return false }
+        let start = self.output.writerIndex
+        self.output.writeArrayHeader(1)
+        guard self.writeOwnedHit(text, now: self.burstClock()) else {
+            self.output.moveWriterIndex(to: start)
+            return false
+        }
+        self.writeSequence += 1
+        self.burstCounts.l1 += 1
+        return true
+    }
+
+    /// Writes the L1 vector of a known text this node serves as owner into the output; false on a miss.
+    func writeOwnedHit(_ text: UnsafeRawBufferPointer, now: Double) -> Bool {
+        guard let key = self.knownKey(text) else { return false }
+        return self.server.node.serveKnown(key, text: text, now: now, owned: true) { self.output.writeBulkString(bytes: $0) } != nil
     }
 
     /// Whether an L1 miss on `key` can be looked up in Redis from this loop: this node owns the key

@@ -32,6 +32,7 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     lazy var callerRequests = self.server.metrics.callerCounter(self.caller)
     lazy var l1Results = self.server.metrics.tierCounter(.l1)
     lazy var l1Latency = self.server.metrics.latency(.l1)
+    lazy var forwardedResults = self.server.metrics.tierCounter(.forwarded)
     /// L1 hits are timed one in `l1LatencySampling`: two clock reads per hit cost more than the hit.
     static let l1LatencySampling = 16
     var l1Hits = 0

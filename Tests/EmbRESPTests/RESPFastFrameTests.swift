@@ -26,6 +26,15 @@ import EmbRESP
         }
     }
 
+    @Test func namesOfTenLettersOrMore() {
+        let frame = Array(wire("peer.membed", "a text").utf8)
+        let found = frame.withUnsafeBytes { RESPFastFrame.twoArguments($0, upperName: "PEER.MEMBED", maxArgument: 100) }
+        #expect(found.map { Array(frame[$0.argument]) } == Array("a text".utf8) && found?.length == frame.count)
+        for other in [wire("PEER.MEMBEDS", "a"), wire("PEER,MEMBED", "a"), wire("PEER.MEMBED", "a", "b")] {
+            #expect(Array(other.utf8).withUnsafeBytes { RESPFastFrame.twoArguments($0, upperName: "PEER.MEMBED", maxArgument: 100) } == nil)
+        }
+    }
+
     @Test func leavesEverythingElseToTheParser() {
         let refused = [
             wire("EMBED"), wire("EMBED", "a", "b"), wire("EMBEDS", "a"), wire("EMBE", "a"), wire("MEMBED", "a"),
