@@ -26,7 +26,7 @@ extension EmbeddingNode {
                 guard let k = text.withUnsafeBytes({ self.key(of: $0) }) else { throw NodeError.invalidUTF8(index: i) }
                 keys.append(k.key)
                 ids.append(k.ids)
-                text.withUnsafeBytes { self.remember($0, as: k.key) }
+                text.withUnsafeBytes { self.remember($0, as: k.key, tokens: k.ids.count) }
             }
         }
         let answered: [(vector: [UInt8], tier: Tier)]

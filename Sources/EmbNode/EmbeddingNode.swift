@@ -68,7 +68,7 @@ public final class EmbeddingNode: Sendable {
         self.l1Enabled = configuration.l1MaxBytes > 0
         self.l1 = EmbeddingLRU(LRUConfiguration(maxBytes: configuration.l1MaxBytes, valueBytes: Self.vectorBytes,
                                                 earlyExpiryBeta: configuration.earlyExpiryBeta))
-        self.aliases = EmbeddingLRU(LRUConfiguration(maxBytes: configuration.aliasMaxBytes, valueBytes: 16, earlyExpiryBeta: 0))
+        self.aliases = EmbeddingLRU(LRUConfiguration(maxBytes: configuration.aliasMaxBytes, valueBytes: Self.aliasValueBytes, earlyExpiryBeta: 0))
         self.batcher = EncoderBatcher(encoder: model.encoder, configuration: configuration.batcher)
     }
 
@@ -129,6 +129,9 @@ public final class EmbeddingNode: Sendable {
         self.knownKey(textHash: Self.textHash(text))
     }
 
+    /// An alias entry's value: the cache key (16 bytes) and the token count (8).
+    static let aliasValueBytes = 24
+
     /// What the alias table files a text under: XXH3-128 of its raw bytes (not its cache key). For a
     /// caller's own memo in front of `knownKey(textHash:)`: a text's key never changes, so a memo of
     /// it never goes stale.
@@ -143,9 +146,21 @@ public final class EmbeddingNode: Sendable {
         return key
     }
 
-    func remember(_ text: UnsafeRawBufferPointer, as key: CacheKey) {
-        var bytes = (key.hash.high, key.hash.low)
+    /// Files a text's key, and its token count (for HTTP's `usage`, so a hit need not tokenize).
+    func remember(_ text: UnsafeRawBufferPointer, as key: CacheKey, tokens: Int) {
+        var bytes = (key.hash.high, key.hash.low, UInt64(tokens))
         withUnsafeBytes(of: &bytes) { self.aliases.insert(Self.aliasKey(text), value: $0, now: 0, ttl: .infinity, delta: 0) }
+    }
+
+    /// How many tokens the model reads for `text` (after truncation): from the alias table when the
+    /// text was seen, else by tokenizing. Nil for invalid UTF-8.
+    public func tokenCount(_ text: UnsafeRawBufferPointer) -> Int? {
+        var count: Int? = nil
+        let textHash = Self.textHash(text)
+        _ = self.aliases.read(LRUKey(high: textHash.high, low: textHash.low), now: 0) { bytes in
+            count = Int(bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
+        }
+        return count ?? self.model.tokenizer.encode(utf8: text, maxTokens: self.model.config.maxTokens)?.count
     }
 
     /// Tokenizes and derives the key; nil for invalid UTF-8.

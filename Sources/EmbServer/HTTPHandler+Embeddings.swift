@@ -64,10 +64,8 @@ extension HTTPHandler {
                 let n = results.filter { $0.tier == tier }.count
                 if n > 0 { metrics.answered(tier, count: n, seconds: seconds) }
             }
-            var tokens = 0
-            for t in texts {
-                tokens += t.withUnsafeBytes { node.model.tokenizer.encode(utf8: $0, maxTokens: node.model.config.maxTokens)?.count } ?? 0
-            }
+            // The texts are known now (embed filed each with its token count), so no tokenizing.
+            let tokens = texts.reduce(0) { sum, t in sum + (t.withUnsafeBytes { node.tokenCount($0) } ?? 0) }
             return .body(Self.render(results.map(\.vector), model: model, base64: base64, tokens: tokens))
         } catch let error as NodeError {
             return .failed(error)

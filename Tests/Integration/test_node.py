@@ -87,6 +87,10 @@ try:
     e = client.embeddings.create(model="sentence-transformers/all-MiniLM-L6-v2", input="hello world", encoding_format="float")
     check("openai float format", np.array_equal(np.array(e.data[0].embedding, np.float32), reference[0]))
     check("usage counts prompt tokens", e.usage.prompt_tokens == 4, str(e.usage))
+    long_text = " ".join(["word"] * 400)  # truncated to 256 tokens ([CLS] + 254 + [SEP])
+    first = client.embeddings.create(model="all-MiniLM-L6-v2", input=[long_text, "hello world"]).usage.prompt_tokens
+    again = client.embeddings.create(model="all-MiniLM-L6-v2", input=[long_text, "hello world"]).usage.prompt_tokens
+    check("usage counts tokens after truncation, computed or cached alike", first == again == 256 + 4, f"{first} {again}")
     try:
         client.embeddings.create(model="text-embedding-3-small", input="x"); check("unknown model is 404", False)
     except Exception as ex:
