@@ -41,7 +41,7 @@ let package = Package(
         // Leaf modules: no I/O, no logging.
         .target(name: "EmbHash", dependencies: ["CXXHash"], swiftSettings: swiftSettings),
         .target(name: "EmbTokenizer", swiftSettings: swiftSettings),
-        .target(name: "EmbLRU", swiftSettings: swiftSettings),
+        .target(name: "EmbLRU", dependencies: ["EmbHash"], swiftSettings: swiftSettings),
         .target(name: "EmbRing", dependencies: ["EmbHash"], swiftSettings: swiftSettings),
         .target(name: "EmbCluster", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
         .target(name: "EmbSingleFlight", swiftSettings: swiftSettings),
@@ -81,16 +81,16 @@ let package = Package(
         ),
         .testTarget(name: "EmbRingTests", dependencies: ["EmbRing", "EmbHash"], swiftSettings: swiftSettings),
         .testTarget(name: "EmbClusterTests", dependencies: ["EmbCluster"], swiftSettings: swiftSettings),
-        .testTarget(name: "EmbLRUTests", dependencies: ["EmbLRU"], swiftSettings: swiftSettings),
+        .testTarget(name: "EmbLRUTests", dependencies: ["EmbLRU", "EmbHash"], swiftSettings: swiftSettings),
         .testTarget(name: "EmbSingleFlightTests", dependencies: ["EmbSingleFlight"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EmbRESPTests",
-            dependencies: ["EmbRESP", "EmbLRU", nio, .product(name: "NIOEmbedded", package: "swift-nio"),
+            dependencies: ["EmbRESP", "EmbHash", nio, .product(name: "NIOEmbedded", package: "swift-nio"),
                            .product(name: "NIOTestUtils", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "EmbRedisTests", dependencies: ["EmbRedis"], swiftSettings: swiftSettings),
-        .testTarget(name: "CEmbKernelsTests", dependencies: ["CEmbKernels"], swiftSettings: swiftSettings),
+        .testTarget(name: "CEmbKernelsTests", dependencies: ["CEmbKernels", "EmbHash"], swiftSettings: swiftSettings),
         .testTarget(name: "EmbModelTests", dependencies: ["EmbModel", "CEmbKernels"], swiftSettings: swiftSettings),
     ]
 )

@@ -5,6 +5,7 @@
 // Index: linear probing over a power-of-two table of slot numbers (-1 = empty), 1.5-3x the capacity,
 // with backward-shift deletion (Knuth vol. 3, 6.4, Algorithm R), so there are no tombstones and lookups
 // stay short however many inserts and evictions pass.
+import EmbHash
 
 /// Owns its slab exclusively; EmbeddingLRU only touches it under the shard's lock.
 struct LRUShard: @unchecked Sendable {
@@ -158,23 +159,5 @@ struct LRUShard: @unchecked Sendable {
         if self.head >= 0 { self.prev[Int(self.head)] = slot }
         self.head = slot
         if self.tail < 0 { self.tail = slot }
-    }
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny seeded generator, one per shard.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    /// A generator that always yields the same sequence for `seed`.
-    public init(seed: UInt64) {
-        self.state = seed
-    }
-
-    public mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,4 +1,5 @@
 import CEmbKernels
+import EmbHash
 import Foundation
 import Testing
 
@@ -6,18 +7,6 @@ import Testing
 /// epilogue is exact up to one fused multiply-add in a fixed order, the same floats.
 @Suite struct KernelAgreementTests {
     static let paths = [EMBK_PATH_SCALAR, EMBK_PATH_AVX2, EMBK_PATH_AVX512VNNI].filter { embk_path_available($0) != 0 }
-
-    /// SplitMix64: a seeded generator, so a failure reproduces.
-    struct Rng: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            self.state &+= 0x9E37_79B9_7F4A_7C15
-            var z = self.state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     struct Packed {
         let n, k, group: Int
@@ -49,7 +38,7 @@ import Testing
     }
 
     @Test func allPathsGiveTheScalarSumsAndOutputsOnRandomOddShapes() {
-        var rng = Rng(state: 42)
+        var rng = SplitMix64(seed: 42)
         for trial in 0..<200 {
             var (m, n, k) = (Int.random(in: 1...37, using: &rng), Int.random(in: 1...70, using: &rng), Int.random(in: 1...100, using: &rng))
             var group = [4, 8, 64][Int.random(in: 0..<3, using: &rng)]
@@ -107,7 +96,7 @@ import Testing
     }
 
     @Test func theFloatOutputApproximatesTheFloatProduct() {
-        var rng = Rng(state: 7)
+        var rng = SplitMix64(seed: 7)
         let (m, n, k) = (9, 50, 384)
         let wf = (0..<n * k).map { _ in Float.random(in: -0.1...0.1, using: &rng) }
         let x = (0..<m * k).map { _ in Float.random(in: -2...2, using: &rng) }
@@ -157,7 +146,7 @@ import Testing
     }
 
     @Test func floatGEMMMatchesADoubleLoop() {
-        var rng = Rng(state: 3)
+        var rng = SplitMix64(seed: 3)
         for (m, n, k) in [(1, 1, 1), (5, 33, 7), (115, 115, 32), (115, 32, 115), (3, 17, 64)] {
             let a = (0..<m * k).map { _ in Float.random(in: -1...1, using: &rng) }
             let b = (0..<k * n).map { _ in Float.random(in: -1...1, using: &rng) }

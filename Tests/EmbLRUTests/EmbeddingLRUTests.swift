@@ -1,3 +1,4 @@
+import EmbHash
 import EmbLRU
 import Foundation
 import Testing

@@ -4,7 +4,7 @@
 import NIOCore
 import Testing
 
-import EmbLRU
+import EmbHash
 import EmbRESP
 
 @Suite struct RESPFastFrameTests {

@@ -3,19 +3,8 @@ import EmbRing
 import Testing
 
 @Suite struct HashRingTests {
-    struct SplitMix64 {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            self.state &+= 0x9E37_79B9_7F4A_7C15
-            var z = self.state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static func keys(_ n: Int = 1_000_000) -> [UInt64] {
-        var g = SplitMix64(state: 2026)
+        var g = SplitMix64(seed: 2026)
         return (0..<n).map { _ in g.next() }
     }
 
