@@ -8,7 +8,9 @@ import Foundation
 extension EmbeddingNode {
     /// The vectors (1536 bytes each, little-endian float32) of `texts`, in order, and the tiers that
     /// answered. Throws NodeError for invalid input or when the encoder queue is full.
-    public func embed(_ texts: [[UInt8]], forwarded: Bool = false) async throws -> [(vector: [UInt8], tier: Tier)] {
+    /// `l2Missed`: the caller has just asked this node's Redis for these (owned) keys and found
+    /// nothing usable, so they are served here without asking again (L1, then computation).
+    public func embed(_ texts: [[UInt8]], forwarded: Bool = false, l2Missed: Bool = false) async throws -> [(vector: [UInt8], tier: Tier)] {
         guard texts.count <= self.configuration.maxBatchTexts else {
             throw NodeError.tooManyTexts(count: texts.count, limit: self.configuration.maxBatchTexts)
         }
@@ -30,17 +32,17 @@ extension EmbeddingNode {
             }
         }
         let answered: [(vector: [UInt8], tier: Tier)]
-        if let router = self.router, !forwarded {
+        if let router = self.router, !forwarded, !l2Missed {
             answered = try await self.routed(texts, keys: keys, ids: ids, router: router)
         } else {
-            answered = try await self.lookupLocal(texts, keys: keys, ids: ids)
+            answered = try await self.lookupLocal(texts, keys: keys, ids: ids, askL2: !l2Missed)
         }
         for r in answered { self.tierCounts.add(r.tier, 1) }
         return answered
     }
 
     /// The local path (this node owns the keys): L1, one L2 MGET, then single-flight computation.
-    func lookupLocal(_ texts: [[UInt8]], keys: [CacheKey], ids: [[Int32]?]) async throws -> [(vector: [UInt8], tier: Tier)] {
+    func lookupLocal(_ texts: [[UInt8]], keys: [CacheKey], ids: [[Int32]?], askL2: Bool = true) async throws -> [(vector: [UInt8], tier: Tier)] {
         let now = self.clock()
         var results = [(vector: [UInt8], tier: Tier)?](repeating: nil, count: texts.count)
         var missing: [Int] = []
@@ -57,7 +59,7 @@ extension EmbeddingNode {
                 missing.append(i)
             }
         }
-        if !missing.isEmpty, let l2 = self.l2 {
+        if !missing.isEmpty, askL2, let l2 = self.l2 {
             // One round trip for all of this request's L1 misses (duplicates asked once).
             let unique = Array(Set(missing.map { keys[$0] }))
             if let records = await l2.mget(unique.map(\.hex)) {

@@ -176,11 +176,11 @@ extension RESPConnectionHandler {
     }
 
     /// The replies of a deferred EMBED batch, one per text.
-    static func lookupEach(node: EmbeddingNode, metrics: NodeMetrics, texts: [[UInt8]]) async -> [ByteBuffer] {
+    static func lookupEach(node: EmbeddingNode, metrics: NodeMetrics, texts: [[UInt8]], l2Missed: Bool = false) async -> [ByteBuffer] {
         let start = DispatchTime.now().uptimeNanoseconds
         var replies: [ByteBuffer] = []
         do {
-            let results = try await node.embed(texts)
+            let results = try await node.embed(texts, l2Missed: l2Missed)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             for r in results {
                 var reply = ByteBuffer()
@@ -193,7 +193,7 @@ extension RESPConnectionHandler {
             for text in texts {
                 var reply = ByteBuffer()
                 do {
-                    let r = try await node.embed([text])[0]
+                    let r = try await node.embed([text], l2Missed: l2Missed)[0]
                     r.vector.withUnsafeBytes { reply.writeBulkString(bytes: $0) }
                 } catch {
                     reply = Self.nodeError(error)

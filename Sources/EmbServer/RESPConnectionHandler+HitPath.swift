@@ -163,15 +163,19 @@ extension RESPConnectionHandler {
             }
             l2.count(hits: hits, misses: values.isEmpty ? 0 : misses.count)
             if hits > 0 { handler.server.metrics.tierCounter(.l2).increment(by: Int64(hits)) }
-            if !misses.isEmpty { handler.lookUpAsync(misses, context: context) }
+            // Redis answered: its misses are not asked again. (A failed MGET is: the async path has
+            // the health checks.)
+            if !misses.isEmpty { handler.lookUpAsync(misses, l2Missed: !values.isEmpty, context: context) }
             handler.scheduleFlush(context: context)
         }
     }
 
     /// The full lookup path for each text off the event loop, replies slotted in order.
-    func lookUpAsync(_ batch: [(sequence: Int, text: [UInt8])], context: ChannelHandlerContext) {
+    func lookUpAsync(_ batch: [(sequence: Int, text: [UInt8])], l2Missed: Bool = false, context: ChannelHandlerContext) {
         let (node, metrics, texts) = (self.server.node, self.server.metrics, batch.map(\.text))
-        self.runAsync(batch.map(\.sequence), context: context) { await Self.lookupEach(node: node, metrics: metrics, texts: texts) }
+        self.runAsync(batch.map(\.sequence), context: context) {
+            await Self.lookupEach(node: node, metrics: metrics, texts: texts, l2Missed: l2Missed)
+        }
     }
 
     /// The node's clock, read once per read burst (TTLs are seconds; a burst is microseconds).
