@@ -17,7 +17,7 @@ extension RESPConnectionHandler {
             guard args.count == 2 else { return self.complete(sequence, Self.arity("EMBED")) }
             return self.embed(args[1], sequence: sequence, context: context)
         }
-        if command.hasName("PEER.MEMBED") && self.authenticated && args.count >= 2 && self.serveAllFromL1(args.dropFirst(), sequence: sequence) {
+        if command.hasName("PEER.MEMBED") && self.authenticated && args.count >= 2 && self.serveAllFromL1(args.dropFirst(), owned: true, sequence: sequence) {
             return  // a forwarded hit: answered on the event loop
         }
         let name = String(buffer: first).uppercased()
@@ -28,6 +28,7 @@ extension RESPConnectionHandler {
         switch name {
         case "MEMBED":
             guard args.count >= 2 else { return self.complete(sequence, Self.arity(name)) }
+            if self.serveAllFromL1(args.dropFirst(), owned: false, sequence: sequence) { return }
             self.runLookup(args.dropFirst().map { Array($0.readableBytesView) }, reply: .vectors, sequence: sequence, context: context)
         case "PING":
             var reply = ByteBuffer()
@@ -77,7 +78,7 @@ extension RESPConnectionHandler {
         case "PEER.MEMBED":
             // Internal: a peer forwards texts this node owns. Served here, never forwarded again.
             guard args.count >= 2 else { return self.complete(sequence, Self.arity(name)) }
-            if self.serveAllFromL1(args.dropFirst(), sequence: sequence) { return }
+            if self.serveAllFromL1(args.dropFirst(), owned: true, sequence: sequence) { return }
             self.runLookup(args.dropFirst().map { Array($0.readableBytesView) }, reply: .vectors, forwarded: true, sequence: sequence, context: context)
         case "EMBED.WARM":
             // For `embcache warm`, which routes by the ring itself: served here as owner; replies with
@@ -204,22 +205,28 @@ extension RESPConnectionHandler {
         return replies
     }
 
-    /// Answers a list of texts on the event loop when every one is an L1 hit (the common case for a
-    /// forwarded popular key): no task, no hop. False, having written nothing, when any misses.
-    func serveAllFromL1(_ texts: ArraySlice<ByteBuffer>, sequence: Int) -> Bool {
+    /// Answers a list of texts on the event loop when every one is a hit (a MEMBED of popular texts,
+    /// or a peer's forwarded batch when `owned`): no task, no hop. False, having written nothing,
+    /// when any misses.
+    func serveAllFromL1(_ texts: ArraySlice<ByteBuffer>, owned: Bool, sequence: Int) -> Bool {
         guard self.canWriteDirectly(sequence) else { return false }
         // Written straight into the output; a miss part-way rolls the output back.
         let start = self.output.writerIndex
         self.output.writeArrayHeader(texts.count)
         let now = self.burstClock()
+        var hot = 0
         for text in texts {
-            guard text.withUnsafeReadableBytes({ self.writeOwnedHit($0, now: now) }) else {
+            switch text.withUnsafeReadableBytes({ self.writeHit($0, now: now, owned: owned) }) {
+            case .hot?: hot += 1
+            case .some: break
+            case nil:
                 self.output.moveWriterIndex(to: start)
                 return false
             }
         }
         self.writeSequence += 1
-        self.burstCounts.l1 += texts.count
+        self.burstCounts.l1 += texts.count - hot
+        self.burstCounts.hot += hot
         return true
     }
 

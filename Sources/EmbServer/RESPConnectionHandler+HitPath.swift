@@ -97,7 +97,7 @@ extension RESPConnectionHandler {
         guard self.canWriteDirectly(sequence) else { return false }
         let start = self.output.writerIndex
         self.output.writeArrayHeader(1)
-        guard self.writeOwnedHit(text, now: self.burstClock()) else {
+        guard self.writeHit(text, now: self.burstClock(), owned: true) != nil else {
             self.output.moveWriterIndex(to: start)
             return false
         }
@@ -106,10 +106,11 @@ extension RESPConnectionHandler {
         return true
     }
 
-    /// Writes the L1 vector of a known text this node serves as owner into the output; false on a miss.
-    func writeOwnedHit(_ text: UnsafeRawBufferPointer, now: Double) -> Bool {
-        guard let key = self.knownKey(text) else { return false }
-        return self.server.node.serveKnown(key, text: text, now: now, owned: true) { self.output.writeBulkString(bytes: $0) } != nil
+    /// Writes the vector of a known text from L1 (or, unless `owned`, the hot cache for a key another
+    /// node owns) into the output; the tier, or nil on a miss. `owned`: a peer forwarded it here.
+    func writeHit(_ text: UnsafeRawBufferPointer, now: Double, owned: Bool) -> Tier? {
+        guard let key = self.knownKey(text) else { return nil }
+        return self.server.node.serveKnown(key, text: text, now: now, owned: owned) { self.output.writeBulkString(bytes: $0) }
     }
 
     /// Whether an L1 miss on `key` can be looked up in Redis from this loop: this node owns the key

@@ -43,6 +43,15 @@ try:
     check("redis-py EMBED equals the encoder's vector", np.array_equal(a, reference[0]))
     vs = r.execute_command("MEMBED", "hello world", "the cache is warm", "ünïcödé text")
     check("redis-py MEMBED answers in request order", all(np.array_equal(np.frombuffer(x, "<f4"), ref) for x, ref in zip(vs, reference)))
+    l1_before = r.info("tiers")["served_l1"]
+    vs = r.execute_command("MEMBED", "ünïcödé text", "hello world", "the cache is warm")
+    check("a MEMBED of cached texts is answered from L1, in order",
+          all(np.array_equal(np.frombuffer(x, "<f4"), ref) for x, ref in zip(vs, [reference[2], reference[0], reference[1]]))
+          and r.info("tiers")["served_l1"] - l1_before == 3, str(r.info("tiers")))
+    vs = r.execute_command("MEMBED", "hello world", "a text only this MEMBED has", "the cache is warm")
+    check("a MEMBED with a miss among hits answers each in order",
+          len(vs) == 3 and np.array_equal(np.frombuffer(vs[0], "<f4"), reference[0]) and len(vs[1]) == 1536
+          and np.array_equal(np.frombuffer(vs[2], "<f4"), reference[1]))
     info = r.info("tiers")
     check("a repeated text is served from L1", info.get("served_l1", 0) >= 1, str(info))
     p = r.pipeline(transaction=False)
