@@ -72,9 +72,6 @@ public final class EmbeddingNode: Sendable {
         self.batcher = EncoderBatcher(encoder: model.encoder, configuration: configuration.batcher)
     }
 
-    /// The cache key of a text already seen (alias table), without tokenizing; nil if unknown.
-    public func knownKey(_ text: UnsafeRawBufferPointer) -> CacheKey? { self.aliasedKey(text) }
-
     /// Keeps a vector fetched from its owner in the hot cache, and counts the forward.
     public func keepForwarded(_ key: CacheKey, _ vector: UnsafeRawBufferPointer) {
         self.count(.forwarded)
@@ -82,14 +79,8 @@ public final class EmbeddingNode: Sendable {
         self.hotCache.insert(Self.lruKey(key), value: vector, now: self.clock(), ttl: self.configuration.hotCacheTTL, delta: 0)
     }
 
-    /// Takes an L2 record fetched by another client (the event-loop path) into L1 and returns its
-    /// vector, or nil when it is expired (then the caller takes the full path).
-    public func acceptL2(_ key: CacheKey, _ record: L2Record) -> [UInt8]? {
-        let accepted = record.vector.withUnsafeBytes { self.acceptL2(key, createdAt: record.createdAt, delta: record.delta, vector: $0) }
-        return accepted ? record.vector : nil
-    }
-
-    /// `acceptL2` for a vector still in the reply's buffer: false when it is expired.
+    /// Takes a vector an event-loop MGET fetched from L2 (still in the reply's buffer) into L1 for
+    /// its remaining TTL, and counts it; false when it is expired (the caller takes the full path).
     public func acceptL2(_ key: CacheKey, createdAt: Double, delta: Float, vector: UnsafeRawBufferPointer) -> Bool {
         let now = self.clock()
         let remaining = createdAt + self.configuration.ttl - now
@@ -170,18 +161,6 @@ public final class EmbeddingNode: Sendable {
     }
 
     // MARK: the hit path (synchronous, no allocation beyond the caller's buffer)
-
-    /// Serves `text` from L1 if it is there and its key is known: `write` receives the vector's bytes
-    /// under the L1 lock. False means: take the full path (`embed`).
-    /// `owned`: the caller knows this node serves the key as owner (a peer forwarded it), so the ring
-    /// is not consulted.
-    public func serveFromL1(_ text: UnsafeRawBufferPointer, owned: Bool = false, _ write: (UnsafeRawBufferPointer) -> Void) -> Bool {
-        guard let key = self.aliasedKey(text),
-            let tier = self.serveKnown(key, text: text, now: self.clock(), owned: owned, write)
-        else { return false }
-        self.count(tier)
-        return true
-    }
 
     /// The hit path for a caller that already has the key (a server's per-connection memo of
     /// `knownKey`) and keeps its own counts (`countServed`, once per read burst: a shared counter

@@ -156,8 +156,6 @@ public final class RedisL2: Sendable {
     /// Whether Redis answered the last time it was asked (the health thread's view).
     public var isUp: Bool { self.state.withLock { $0.up && !$0.stopping } }
 
-    /// The stored key of a cache key's hex form (for clients that talk to Redis themselves).
-    public func storedKey(_ name: String) -> String { self.configuration.keyPrefix + name }
 
     /// Counts L2 hits and misses seen by another client (the event-loop path).
     public func count(hits: Int, misses: Int) {
