@@ -18,7 +18,24 @@ public struct Hash128: Hashable, Sendable, CustomStringConvertible {
 
     /// 32 lowercase hex digits, `high` first (xxhsum's `--tag`-less 128-bit form).
     public var hex: String {
-        Self.hex64(self.high) + Self.hex64(self.low)
+        String(unsafeUninitializedCapacity: 32) { out in
+            self.writeHex(into: UnsafeMutableRawBufferPointer(out))
+            return 32
+        }
+    }
+
+    /// Writes the 32 digits of `hex` into the first 32 bytes of `out`, with no String (a Redis key
+    /// is built per lookup on the hit path).
+    public func writeHex(into out: UnsafeMutableRawBufferPointer) {
+        precondition(out.count >= 32, "32 bytes needed")
+        func write(_ half: UInt64, at offset: Int) {
+            for i in 0..<16 {
+                let digit = UInt8(truncatingIfNeeded: (half >> UInt64(60 - 4 * i)) & 0xF)
+                out[offset + i] = digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10
+            }
+        }
+        write(self.high, at: 0)
+        write(self.low, at: 16)
     }
 
     public var description: String { self.hex }
@@ -42,10 +59,6 @@ public struct Hash128: Hashable, Sendable, CustomStringConvertible {
         return bytes
     }
 
-    private static func hex64(_ v: UInt64) -> String {
-        let digits = String(v, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
-    }
 }
 
 /// One-shot XXH3 hashes (seed 0).

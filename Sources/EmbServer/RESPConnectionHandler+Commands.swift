@@ -119,19 +119,10 @@ extension RESPConnectionHandler {
     /// EMBED off the fast path: a hit, an owned key for the burst's MGET, a forward on the loop, or
     /// the burst's async lookup (unknown texts, which must be tokenized).
     private func embed(_ text: ByteBuffer, sequence: Int, context: ChannelHandlerContext) {
-        let key = text.withUnsafeReadableBytes { self.knownKey($0) }
-        if let key {
-            if text.withUnsafeReadableBytes({ self.serveHit(key, text: $0, sequence: sequence) }) { return }
-            if self.canFetchFromL2(key, context: context) {
-                self.deferredKnown.append((sequence, Array(text.readableBytesView), key))
-                return
-            }
-            if self.burstLoopLookups < Self.maxLoopLookupsPerBurst {
-                self.burstLoopLookups += 1
-                if text.withUnsafeReadableBytes({ self.forwardOnLoop($0, key: key, sequence: sequence, context: context) }) { return }
-            }
+        let served = text.withUnsafeReadableBytes { bytes in
+            self.knownKey(bytes).map { self.serveKnownText($0, text: bytes, sequence: sequence, context: context) } ?? false
         }
-        self.deferredEmbeds.append((sequence, Array(text.readableBytesView)))
+        if !served { self.deferredEmbeds.append((sequence, Array(text.readableBytesView))) }
     }
 
     /// A known text owned by another node: ask the owner over this loop's pipelined link and answer
@@ -205,29 +196,11 @@ extension RESPConnectionHandler {
         return replies
     }
 
-    /// Answers a list of texts on the event loop when every one is a hit (a MEMBED of popular texts,
-    /// or a peer's forwarded batch when `owned`): no task, no hop. False, having written nothing,
-    /// when any misses.
+    /// `serveAllHits` for a request's texts: a MEMBED, or a peer's PEER.MEMBED when `owned`.
     func serveAllFromL1(_ texts: ArraySlice<ByteBuffer>, owned: Bool, sequence: Int) -> Bool {
-        guard self.canWriteDirectly(sequence) else { return false }
-        // Written straight into the output; a miss part-way rolls the output back.
-        let start = self.output.writerIndex
-        self.output.writeArrayHeader(texts.count)
-        let now = self.burstClock()
-        var hot = 0
-        for text in texts {
-            switch text.withUnsafeReadableBytes({ self.writeHit($0, now: now, owned: owned) }) {
-            case .hot?: hot += 1
-            case .some: break
-            case nil:
-                self.output.moveWriterIndex(to: start)
-                return false
-            }
+        self.serveAllHits(count: texts.count, sequence: sequence) { i, now in
+            texts[texts.startIndex + i].withUnsafeReadableBytes { self.writeHit($0, now: now, owned: owned) }
         }
-        self.writeSequence += 1
-        self.burstCounts.l1 += texts.count - hot
-        self.burstCounts.hot += hot
-        return true
     }
 
     /// What a lookup answers with: the vectors (an array, or one bulk string for EMBED) or the tiers.

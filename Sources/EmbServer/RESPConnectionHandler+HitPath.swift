@@ -28,19 +28,8 @@ extension RESPConnectionHandler {
                 let rest = UnsafeRawBufferPointer(rebasing: all[offset...])
                 if let frame = RESPFastFrame.twoArguments(rest, upperName: "EMBED", maxArgument: maxText) {
                     let text = UnsafeRawBufferPointer(rebasing: rest[frame.argument])
-                    guard let key = self.knownKey(text) else { break }
-                    let sequence = self.nextSequence
-                    if !self.serveHit(key, text: text, sequence: sequence) {
-                        if self.canFetchFromL2(key, context: context) {
-                            self.deferredKnown.append((sequence, Array(text), key))
-                        } else if self.burstLoopLookups < Self.maxLoopLookupsPerBurst,
-                            self.forwardOnLoop(text, key: key, sequence: sequence, context: context)
-                        {
-                            self.burstLoopLookups += 1
-                        } else {
-                            break
-                        }
-                    }
+                    guard let key = self.knownKey(text), self.serveKnownText(key, text: text, sequence: self.nextSequence, context: context)
+                    else { break }
                     self.burstCounts.requests += 1
                     offset += frame.length
                 } else if let frame = RESPFastFrame.twoArguments(rest, upperName: "PEER.MEMBED", maxArgument: maxText),
@@ -65,6 +54,22 @@ extension RESPConnectionHandler {
         guard let known = self.server.node.knownKey(textHash: textHash) else { return nil }
         self.knownKeys.remember(textHash, known)
         return known
+    }
+
+    /// A known text, on the event loop: a hit (written, or parked behind earlier replies), an owned
+    /// key for the burst's MGET, or a forward to its owner. False: none of these; the caller defers
+    /// it to the async path or ends the fast run.
+    func serveKnownText(_ key: CacheKey, text: UnsafeRawBufferPointer, sequence: Int, context: ChannelHandlerContext) -> Bool {
+        if self.serveHit(key, text: text, sequence: sequence) { return true }
+        if self.canFetchFromL2(key, context: context) {
+            self.deferredKnown.append((sequence, Array(text), key))
+            return true
+        }
+        guard self.burstLoopLookups < Self.maxLoopLookupsPerBurst,
+            self.forwardOnLoop(text, key: key, sequence: sequence, context: context)
+        else { return false }
+        self.burstLoopLookups += 1
+        return true
     }
 
     /// Serves a known text from L1 (or the hot cache) as reply `sequence`: into the output if every
@@ -94,15 +99,30 @@ extension RESPConnectionHandler {
     /// A peer's `PEER.MEMBED` of one text this node serves as owner, answered from L1 (`*1` and the
     /// vector) straight into the output. False, having written nothing, on a miss.
     func serveForwardedHit(_ text: UnsafeRawBufferPointer, sequence: Int) -> Bool {
+        self.serveAllHits(count: 1, sequence: sequence) { _, now in self.writeHit(text, now: now, owned: true) }
+    }
+
+    /// Answers `count` texts as one array reply `sequence`, straight into the output, when `hit(i, now)`
+    /// writes every one of them (a MEMBED of popular texts, a peer's forwarded batch): no task, no hop.
+    /// On the first miss the output is rolled back and the answer is false.
+    func serveAllHits(count: Int, sequence: Int, _ hit: (Int, Double) -> Tier?) -> Bool {
         guard self.canWriteDirectly(sequence) else { return false }
         let start = self.output.writerIndex
-        self.output.writeArrayHeader(1)
-        guard self.writeHit(text, now: self.burstClock(), owned: true) != nil else {
-            self.output.moveWriterIndex(to: start)
-            return false
+        self.output.writeArrayHeader(count)
+        let now = self.burstClock()
+        var hot = 0
+        for i in 0..<count {
+            switch hit(i, now) {
+            case .hot?: hot += 1
+            case .some: break
+            case nil:
+                self.output.moveWriterIndex(to: start)
+                return false
+            }
         }
         self.writeSequence += 1
-        self.burstCounts.l1 += 1
+        self.burstCounts.l1 += count - hot
+        self.burstCounts.hot += hot
         return true
     }
 
@@ -134,7 +154,7 @@ extension RESPConnectionHandler {
         guard let l2 = node.l2, let link = self.redisLink(context) else {
             return self.lookUpAsync(batch.map { ($0.sequence, $0.text) }, context: context)
         }
-        let prefix = Array(l2.configuration.keyPrefix.utf8)
+        let prefix = self.l2KeyPrefix(l2)
         var command = ByteBuffer()
         command.reserveCapacity(16 + batch.count * (prefix.count + 40))
         command.writeArrayHeader(batch.count + 1)
@@ -199,27 +219,19 @@ extension RESPConnectionHandler {
             self.callerRequests.increment(by: Int64(requests))
         }
         if l1 > 0 { self.l1Results.increment(by: Int64(l1)) }
-        if hot > 0 { self.server.metrics.tierCounter(.hot).increment(by: Int64(hot)) }
+        if hot > 0 { self.hotResults.increment(by: Int64(hot)) }
         self.server.node.countServed(.l1, l1)
         self.server.node.countServed(.hot, hot)
     }
 }
 
 extension ByteBuffer {
-    private static let hexDigits = Array("0123456789abcdef".utf8)
-
-    /// A bulk string of `prefix` and the 32 lowercase hex digits of `hex` (an L2 key: `emb:<key hex>`),
-    /// written in place: a String per key cost more than the rest of the MGET.
-    mutating func writeBulkString(prefix: [UInt8], hex: Hash128) {
+    /// A bulk string of `prefix` and the 32 hex digits of `key` (an L2 key: `emb:<key hex>`), written
+    /// in place: a String per key cost more than the rest of the MGET.
+    mutating func writeBulkString(prefix: [UInt8], hex key: Hash128) {
         self.writeBulkString(byteCount: prefix.count + 32) { out in
             prefix.withUnsafeBytes { out.copyMemory(from: $0) }
-            var at = prefix.count
-            for half in [hex.high, hex.low] {
-                for shift in stride(from: 60, through: 0, by: -4) {
-                    out[at] = Self.hexDigits[Int((half >> UInt64(shift)) & 0xF)]
-                    at += 1
-                }
-            }
+            key.writeHex(into: UnsafeMutableRawBufferPointer(rebasing: out[prefix.count...]))
         }
     }
 }

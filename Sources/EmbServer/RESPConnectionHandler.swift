@@ -7,6 +7,7 @@
 // when the stream can no longer be framed, is closed; nothing it sends reaches another connection.
 import EmbHash
 import EmbNode
+import EmbRedis
 import EmbRESP
 import Foundation
 import NIOCore
@@ -33,6 +34,7 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     lazy var l1Results = self.server.metrics.tierCounter(.l1)
     lazy var l1Latency = self.server.metrics.latency(.l1)
     lazy var forwardedResults = self.server.metrics.tierCounter(.forwarded)
+    lazy var hotResults = self.server.metrics.tierCounter(.hot)
     /// L1 hits are timed one in `l1LatencySampling`: two clock reads per hit cost more than the hit.
     static let l1LatencySampling = 16
     var l1Hits = 0
@@ -46,6 +48,8 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     var deferredKnown: [(sequence: Int, text: [UInt8], key: CacheKey)] = []
     /// This loop's pipelined link to the node's Redis, resolved once (`redisLink(_:)`).
     private var cachedRedisLink: PeerLink?
+    /// The L2 key prefix as bytes, made once (`l2KeyPrefix(_:)`).
+    private var cachedKeyPrefix: [UInt8]?
     /// EMBEDs of this read burst that need the full path: looked up together, as one MEMBED would be.
     var deferredEmbeds: [(sequence: Int, text: [UInt8])] = []
     /// Peer forwards started on the loop in this read burst. Past a few, the rest of a pipelined
@@ -205,6 +209,14 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func closeAfterReply(_ sequence: Int) { self.closeAfterSequence = sequence }
+
+    /// The bytes every L2 key starts with (`emb:` by default).
+    func l2KeyPrefix(_ l2: RedisL2) -> [UInt8] {
+        if let prefix = self.cachedKeyPrefix { return prefix }
+        let prefix = Array(l2.configuration.keyPrefix.utf8)
+        self.cachedKeyPrefix = prefix
+        return prefix
+    }
 
     /// This loop's pipelined link to the node's Redis; nil without L2.
     func redisLink(_ context: ChannelHandlerContext) -> PeerLink? {
