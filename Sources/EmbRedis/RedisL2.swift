@@ -16,6 +16,8 @@ public struct RedisL2Configuration: Sendable {
     public var host: String
     public var port: Int
     public var db: Int = 0
+    /// AUTH [user] password on every connection; nil = none.
+    public var credentials: RedisCredentials?
     /// Reader threads (each with its own connection).
     public var poolSize = 2
     public var connectTimeout = 0.2
@@ -70,6 +72,8 @@ public final class RedisL2: Sendable {
         var stopping = false
         var writes: [(key: [UInt8], value: [UInt8], ttl: Int)] = []
         var stats = RedisL2Stats()
+        /// The last connect failure's kind, so a refused AUTH is logged once, not at every retry.
+        var lastConnectError: RedisConnectError.Code?
     }
 
     /// Starts the reader, writer and health threads. Returns at once; `stats.isUp` tells when Redis answers.

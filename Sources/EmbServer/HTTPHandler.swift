@@ -16,6 +16,8 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var body = ByteBuffer()
     var bodyView: ByteBufferView { self.body.readableBytesView }
     private var tooLarge = false
+    /// Set when a request's bearer token was judged after a throttle delay and accepted (HTTPHandler+Auth).
+    var admitted = false
 
     init(server: ServerContext) {
         self.server = server
@@ -36,8 +38,9 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    private func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+    func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+        guard self.admit(head, path: path, context: context) else { return }  // HTTPHandler+Auth
         switch (head.method, path) {
         case (.GET, "/healthz"):
             self.respond(context, head, .ok, json: #"{"status":"ok"}"#)

@@ -5,6 +5,7 @@
 // FIFO of promises matches them. Any error fails every pending request and drops the link; callers
 // fall back to the async path, which re-routes.
 import EmbRESP
+import EmbRedis
 import NIOCore
 import NIOConcurrencyHelpers
 import NIOPosix
@@ -52,7 +53,8 @@ final class PeerLinkHandler: ChannelInboundHandler {
 final class PeerLink {
     let host: String
     let port: Int
-    let secret: String?
+    /// AUTH on connect: the cluster secret to a peer, or the Redis login; nil = none.
+    let credentials: RedisCredentials?
     let eventLoop: any EventLoop
     private var channel: (any Channel)?
     private var handler: PeerLinkHandler?
@@ -63,8 +65,8 @@ final class PeerLink {
     /// Redis database to SELECT on connect (0: none); peers have none.
     let database: Int
 
-    init(host: String, port: Int, secret: String?, eventLoop: any EventLoop, database: Int = 0) {
-        (self.host, self.port, self.secret, self.eventLoop, self.database) = (host, port, secret, eventLoop, database)
+    init(host: String, port: Int, credentials: RedisCredentials?, eventLoop: any EventLoop, database: Int = 0) {
+        (self.host, self.port, self.credentials, self.eventLoop, self.database) = (host, port, credentials, eventLoop, database)
     }
 
     /// Sends one command; the future completes on this link's loop.
@@ -120,14 +122,15 @@ final class PeerLink {
             .flatMap { channel -> EventLoopFuture<Void> in
                 self.channel = channel
                 self.handler = handler
-                if self.database != 0 {
-                    return self.write([ByteBuffer(string: "SELECT"), ByteBuffer(string: "\(self.database)")], channel, handler).flatMapThrowing { reply in
-                        guard case .simpleString("OK") = reply else { throw PeerError.unavailable("SELECT refused") }
+                // AUTH first: a Redis with `requirepass` refuses SELECT (and all else) until then.
+                var setup: [[ByteBuffer]] = []
+                if let credentials = self.credentials { setup.append(credentials.authCommand.map { ByteBuffer(bytes: $0) }) }
+                if self.database != 0 { setup.append([ByteBuffer(string: "SELECT"), ByteBuffer(string: "\(self.database)")]) }
+                let replies = setup.map { self.write($0, channel, handler) }
+                return EventLoopFuture.whenAllSucceed(replies, on: self.eventLoop).flatMapThrowing { replies in
+                    for reply in replies {
+                        guard case .simpleString = reply else { throw PeerError.unavailable("connection setup (AUTH/SELECT) refused") }
                     }
-                }
-                guard let secret = self.secret else { return self.eventLoop.makeSucceededVoidFuture() }
-                return self.write([ByteBuffer(string: "AUTH"), ByteBuffer(string: secret)], channel, handler).flatMapThrowing { reply in
-                    guard case .simpleString("OK") = reply else { throw PeerError.unavailable("AUTH refused") }
                 }
             }
         let done = future.always { _ in self.connecting = nil }
