@@ -18,6 +18,9 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var tooLarge = false
     /// Set when a request's bearer token was judged after a throttle delay and accepted (HTTPHandler+Auth).
     var admitted = false
+    /// The request being computed and its timeout (HTTPHandler+Timeout).
+    var inFlight: (id: Int, timer: Scheduled<Void>)?
+    var requestIDs = 0
 
     init(server: ServerContext) {
         self.server = server

@@ -47,12 +47,16 @@ public final class ServerContext: Sendable {
     }
 
     private let redisLinks = LinkRegistry()
+    /// A Redis reply later than this drops the event-loop link; its requests take the async path,
+    /// where a down Redis is a miss (L2 must never stall a request).
+    static let redisLinkTimeout = TimeAmount.seconds(1)
 
     /// The event-loop link to this node's Redis for callers on `loop` (nil without L2).
     func redisLink(on loop: any EventLoop) -> PeerLink? {
         guard let l2 = self.node.l2 else { return nil }
         let c = l2.configuration
-        return self.redisLinks.link("redis", on: loop) { PeerLink(host: c.host, port: c.port, credentials: c.credentials, eventLoop: loop, database: c.db) }
+        return self.redisLinks.link("redis", on: loop) { PeerLink(host: c.host, port: c.port, credentials: c.credentials, eventLoop: loop, database: c.db,
+                                                              timeout: Self.redisLinkTimeout) }
     }
 
     func connectionID() -> Int { self.nextConnectionID.add(1, ordering: .relaxed).oldValue }

@@ -144,7 +144,8 @@ public final class ClusterRouter: PeerRouter, Sendable {
     func link(to peer: String, on loop: any EventLoop) -> PeerLink? {
         guard let client = self.peer(peer) else { return nil }
         return self.links.link(peer, on: loop, isCurrent: { $0.host == client.host && $0.port == client.port }) {
-            PeerLink(host: client.host, port: client.port, credentials: self.secret.map { RedisCredentials(username: nil, password: $0.reveal) }, eventLoop: loop)
+            PeerLink(host: client.host, port: client.port, credentials: self.secret.map { RedisCredentials(username: nil, password: $0.reveal) }, eventLoop: loop,
+                     timeout: .seconds(Int64(PeerClient.commandTimeout)))
         }
     }
 

@@ -14,10 +14,32 @@ final class PeerLinkHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
     private var pending = CircularBuffer<EventLoopPromise<RESPValue>>()
+    /// When each pending request was sent, in the same order: a stalled peer or Redis (SIGSTOP, a
+    /// dead host) must not hold the replies of the connections waiting on it for ever. A watchdog
+    /// closes the link when the oldest request is older than `timeout`; closing fails every pending
+    /// request and the callers fall back to the async path, which has its own timeouts.
+    private var sentAt = CircularBuffer<NIODeadline>()
+    private let timeout: TimeAmount
+    private var watchdog: RepeatedTask?
     private var buffer: ByteBuffer?
     private let parser = RESPReplyParser(maxBulkLength: 64 << 20)
 
-    func enqueue(_ promise: EventLoopPromise<RESPValue>) { self.pending.append(promise) }
+    init(timeout: TimeAmount) { self.timeout = timeout }
+
+    func enqueue(_ promise: EventLoopPromise<RESPValue>) {
+        self.pending.append(promise)
+        self.sentAt.append(.now())
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let tick = TimeAmount.nanoseconds(max(1_000_000, self.timeout.nanoseconds / 4))
+        self.watchdog = context.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in
+            let (handler, context) = bound.value
+            if let oldest = handler.sentAt.first, NIODeadline.now() - oldest > handler.timeout { context.close(promise: nil) }
+        }
+        context.fireChannelActive()
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = self.unwrapInboundIn(data)
@@ -29,6 +51,7 @@ final class PeerLinkHandler: ChannelInboundHandler {
         do {
             while let value = try self.parser.parse(&incoming) {
                 guard let promise = self.pending.popFirst() else { return context.close(promise: nil) }
+                _ = self.sentAt.popFirst()
                 promise.succeed(value)
             }
         } catch {
@@ -41,6 +64,9 @@ final class PeerLinkHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        self.watchdog?.cancel()
+        self.watchdog = nil
+        self.sentAt.removeAll()
         while let p = self.pending.popFirst() { p.fail(PeerError.unavailable("link closed")) }
     }
 
@@ -64,9 +90,12 @@ final class PeerLink {
 
     /// Redis database to SELECT on connect (0: none); peers have none.
     let database: Int
+    /// How long a reply may take before the link is dropped (PeerLinkHandler's watchdog).
+    let timeout: TimeAmount
 
-    init(host: String, port: Int, credentials: RedisCredentials?, eventLoop: any EventLoop, database: Int = 0) {
+    init(host: String, port: Int, credentials: RedisCredentials?, eventLoop: any EventLoop, database: Int = 0, timeout: TimeAmount) {
         (self.host, self.port, self.credentials, self.eventLoop, self.database) = (host, port, credentials, eventLoop, database)
+        self.timeout = timeout
     }
 
     /// Sends one command; the future completes on this link's loop.
@@ -113,7 +142,7 @@ final class PeerLink {
     }
 
     private func connect() -> EventLoopFuture<Void> {
-        let handler = PeerLinkHandler()
+        let handler = PeerLinkHandler(timeout: self.timeout)
         let future = ClientBootstrap(group: self.eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.milliseconds(300))
