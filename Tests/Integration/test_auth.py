@@ -12,7 +12,7 @@ import http.client, json, os, signal, socket, subprocess, sys, tempfile, time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BIN, ROOT, check, free_port, summary, wait_port, results
+from harness import BIN, ROOT, check, free_port, resp, stop, summary, wait_port, results
 import redis
 from openai import OpenAI, AuthenticationError
 import httpx2
@@ -39,9 +39,6 @@ def start_redis(port, *extra):
     procs.append(p); wait_port(port); return p
 
 
-def stop(p):
-    if p.poll() is None:
-        p.kill(); p.wait(5)
 
 
 def raw(port, payload, source="127.0.0.1", timeout=10, want=None):
@@ -62,12 +59,6 @@ def raw(port, payload, source="127.0.0.1", timeout=10, want=None):
     return data
 
 
-def cmd(*args):
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        a = a.encode() if isinstance(a, str) else a
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    return out
 
 
 def http_get(port, path, token=None, source="127.0.0.1", method="GET", body=None):
@@ -164,12 +155,12 @@ try:
     # Every command but AUTH / HELLO / QUIT needs the secret; the fast path (pipelined EMBED) too.
     needs = [("EMBED", "x"), ("MEMBED", "x", "y"), ("INVALIDATE", "x"), ("CLUSTER", "RELOAD"), ("CLUSTER", "NODES"), ("PEER.MEMBED", "x"),
              ("PEER.LOCATE", "x"), ("PEER.INVALIDATE", "x"), ("EMBED.WARM", "x"), ("EMBED.LOCATE", "x"), ("INFO",), ("PING",), ("CLIENT", "SETNAME", "z")]
-    payload = b"".join(cmd(*c) for c in needs)
+    payload = b"".join(resp(*c) for c in needs)
     out = raw(sr, payload, want=len(needs))
     lines = [l for l in out.split(b"\r\n") if l]
     check("without AUTH every command gets NOAUTH (EMBED, INVALIDATE, CLUSTER RELOAD, PEER.*, ...)",
           len(lines) == len(needs) and all(l.startswith(b"-NOAUTH") for l in lines), repr(out[:300]))
-    out = raw(sr, cmd("EMBED", "x") * 20, want=20)
+    out = raw(sr, resp("EMBED", "x") * 20, want=20)
     check("without AUTH a pipelined EMBED burst (the fast path) gets NOAUTH", out.count(b"-NOAUTH") == 20, repr(out[:100]))
     authed = redis.Redis(port=sr, password=SECRET)  # redis-py 8: HELLO 3 AUTH default <secret>
     v = authed.execute_command("EMBED", "hello world")
@@ -181,7 +172,7 @@ try:
     except redis.ResponseError as e:
         reload_err = str(e)
     check("after AUTH: CLUSTER RELOAD is served (here: no cluster file)", "not started from a cluster file" in reload_err, reload_err)
-    out = raw(sr, cmd("HELLO", "3", "AUTH", "default", "wrong") + cmd("EMBED", "x"), source="127.0.0.4", want=2)
+    out = raw(sr, resp("HELLO", "3", "AUTH", "default", "wrong") + resp("EMBED", "x"), source="127.0.0.4", want=2)
     check("HELLO 3 AUTH with a wrong password is WRONGPASS and authenticates nothing",
           out.startswith(b"-WRONGPASS") and b"-NOAUTH" in out, repr(out[:200]))
 
@@ -189,10 +180,10 @@ try:
     # the right password waits; meanwhile 127.0.0.1 and other connections are served at once.
     t0 = time.time()
     s = socket.create_connection(("127.0.0.1", sr), 15, source_address=("127.0.0.2", 0))
-    s.sendall(b"".join(cmd("AUTH", f"guess{i}") for i in range(6)))
+    s.sendall(b"".join(resp("AUTH", f"guess{i}") for i in range(6)))
     time.sleep(0.3)
     t_ping = time.time()
-    pong = raw(sr, cmd("AUTH", SECRET) + cmd("PING"), want=2)
+    pong = raw(sr, resp("AUTH", SECRET) + resp("PING"), want=2)
     ping_seconds = time.time() - t_ping
     check("while 127.0.0.2 is throttled, 127.0.0.1 authenticates at once (the event loop is not blocked)",
           pong == b"+OK\r\n+PONG\r\n" and ping_seconds < 0.5, f"{pong!r} {ping_seconds:.2f}s")
@@ -207,7 +198,7 @@ try:
     check("6 wrong AUTHs on one connection take >= 2.5 s (delays 0.1, 0.2, 0.4, 0.8, 1.6 s)",
           data.count(b"-WRONGPASS") == 6 and brute >= 2.5, f"{data.count(b'-WRONGPASS')} in {brute:.2f}s")
     t1 = time.time()
-    s.sendall(cmd("AUTH", SECRET))
+    s.sendall(resp("AUTH", SECRET))
     ok = s.recv(100)
     waited = time.time() - t1
     check("after them, even the right password from that address is judged only after the delay (no timing oracle)",
@@ -242,7 +233,7 @@ try:
     check("/metrics with the token is served and counts auth failures", status == 200 and b"embcache_auth_failures_total" in metrics, str(status))
     # The secret is nowhere: INFO, metrics, CLUSTER NODES, error replies, logs.
     seen = [json.dumps(authed.info("all"), default=str).encode(), metrics, authed.execute_command("CLUSTER", "NODES"), data,
-            raw(sr, cmd("AUTH", SECRET + "x"), source="127.0.0.7", want=1)]
+            raw(sr, resp("AUTH", SECRET + "x"), source="127.0.0.7", want=1)]
     check("the secret appears in no INFO, metrics, CLUSTER NODES or error reply", not any(SECRET.encode() in x for x in seen))
     stop(sn)
 

@@ -6,7 +6,7 @@ import http.client, json, os, socket, subprocess, sys, tempfile, time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BIN, ROOT, check, free_port, summary, wait_port, results
+from harness import BIN, ROOT, check, free_port, resp, stop, summary, wait_port, results
 import redis
 
 procs = []
@@ -22,9 +22,6 @@ def start(args):
     return p, r, h
 
 
-def stop(p):
-    if p.poll() is None:
-        p.kill(); p.wait(5)
 
 
 def rss_mb(pid):
@@ -34,12 +31,6 @@ def rss_mb(pid):
     return 0
 
 
-def cmd(*args):
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        a = a.encode() if isinstance(a, str) else a
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    return out
 
 
 def closed_by_peer(s, seconds):
@@ -101,7 +92,7 @@ try:
     r.execute_command("MEMBED", *texts)  # now all hits: each MEMBED reply is 256 x 1536 B = 384 KiB
     base_rss = rss_mb(node.pid)
     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096); s.connect(("127.0.0.1", rp))
-    s.sendall(cmd("MEMBED", *texts) * 40)  # 15 MiB of replies owed, none read
+    s.sendall(resp("MEMBED", *texts) * 40)  # 15 MiB of replies owed, none read
     end = time.time() + 10
     while time.time() < end and metric(hp, 'embcache_connections_dropped_total{reason="output"}') < 1:
         time.sleep(0.1)
@@ -119,7 +110,7 @@ try:
     base_rss = rss_mb(node.pid)
     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096); s.connect(("127.0.0.1", rp))
     s.setblocking(False)
-    burst = cmd("EMBED", texts[0]) * 1000
+    burst = resp("EMBED", texts[0]) * 1000
     sent, dropped, grown = 0, False, 0.0
     t0 = time.time()
     while time.time() < t0 + 8 and not dropped:
@@ -154,10 +145,10 @@ try:
     check("after a timeout the connection still answers", r.ping())
     c = http.client.HTTPConnection("127.0.0.1", hp, timeout=30)
     c.request("POST", "/v1/embeddings", body=json.dumps({"input": long_texts[128:]}), headers={"Content-Type": "application/json"})
-    resp = c.getresponse(); body = json.loads(resp.read())
-    check("an HTTP request over --request-timeout is 503 code=timeout", resp.status == 503 and body["error"]["code"] == "timeout", f"{resp.status} {body}")
-    c.request("GET", "/healthz"); resp = c.getresponse(); resp.read()
-    check("... and its keep-alive connection still answers", resp.status == 200)
+    answer = c.getresponse(); body = json.loads(answer.read())
+    check("an HTTP request over --request-timeout is 503 code=timeout", answer.status == 503 and body["error"]["code"] == "timeout", f"{answer.status} {body}")
+    c.request("GET", "/healthz"); answer = c.getresponse(); answer.read()
+    check("... and its keep-alive connection still answers", answer.status == 200)
     stop(node)
 finally:
     for p in procs:
