@@ -14,18 +14,17 @@ final class KnownKeyMemo {
         var used = false
     }
 
-    /// 64 slots × 40 bytes: 2.5 KB per connection.
+    /// 64 slots × 40 bytes: 2.5 KB per connection, allocated at the first text remembered (so a
+    /// connection that never sends EMBED, e.g. one of 10k idle ones, costs none).
     static let slotCount = 64
-    private let slots: UnsafeMutablePointer<Slot>
+    private var slots: UnsafeMutablePointer<Slot>?
 
-    init() {
-        self.slots = .allocate(capacity: Self.slotCount)
-        self.slots.initialize(repeating: Slot(), count: Self.slotCount)
-    }
+    init() {}
 
     deinit {
-        self.slots.deinitialize(count: Self.slotCount)
-        self.slots.deallocate()
+        guard let slots = self.slots else { return }
+        slots.deinitialize(count: Self.slotCount)
+        slots.deallocate()
     }
 
     @inline(__always)
@@ -34,12 +33,19 @@ final class KnownKeyMemo {
     /// The remembered key of the text with this hash, if any.
     @inline(__always)
     func key(_ textHash: Hash128) -> CacheKey? {
-        let slot = self.slots[self.index(textHash)]
+        guard let slots = self.slots else { return nil }
+        let slot = slots[self.index(textHash)]
         guard slot.used, slot.textHash == textHash else { return nil }
         return CacheKey(slot.key)
     }
 
     func remember(_ textHash: Hash128, _ key: CacheKey) {
-        self.slots[self.index(textHash)] = Slot(textHash: textHash, key: key.hash, used: true)
+        let slots = self.slots ?? {
+            let made = UnsafeMutablePointer<Slot>.allocate(capacity: Self.slotCount)
+            made.initialize(repeating: Slot(), count: Self.slotCount)
+            self.slots = made
+            return made
+        }()
+        slots[self.index(textHash)] = Slot(textHash: textHash, key: key.hash, used: true)
     }
 }
