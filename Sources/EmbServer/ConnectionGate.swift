@@ -12,6 +12,9 @@ public struct ConnectionLimits: Sendable {
     /// (a client that pipelines and never reads must not make the node buffer forever). Larger than
     /// the biggest single reply (MEMBED of 2048 vectors, 3 MiB).
     public var maxOutputBytes = 64 << 20
+    /// Bytes one RESP request may span while it is being received (as HTTP's 32 MiB body limit);
+    /// past it the connection gets a protocol error and is closed.
+    public var maxRequestBytes = 32 << 20
     /// Seconds a request may take (queued, computed, forwarded) before it is answered -BUSY / 503.
     public var requestTimeout = 30.0
     public init() {}

@@ -6,6 +6,7 @@
 //   replies, and its silence closes it after the idle timeout (nothing is read from it any more).
 // - Output cap: replies already owed (async ones landing while paused, one huge MEMBED) may still
 //   push the buffer past `maxOutputBytes`: the connection is then dropped.
+// - Request size: an unfinished request past `maxRequestBytes` is refused and the connection closed.
 // - Request timeout: a request on the async path (queue, encoder, peers) not answered within
 //   `requestTimeout` gets -BUSY in its slot, so later replies are not held behind it for ever; the
 //   late answer, if it ever comes, is dropped.
@@ -43,6 +44,18 @@ extension RESPConnectionHandler {
         guard !self.authPaused, !self.outputPaused else { return }
         // Requests read before the pause took hold wait in `inbound`: an empty read runs them.
         self.channelRead(context: context, data: NIOAny(ByteBuffer()))
+        self.flush(context: context)
+    }
+
+    /// An unfinished request has grown past `maxRequestBytes` (each argument is within the parser's
+    /// limits, but 2049 of them could be 128 MiB): answered in order, then closed, as a framing error is.
+    func refuseHugeRequest(_ context: ChannelHandlerContext) {
+        let sequence = self.nextSequence
+        self.nextSequence += 1
+        self.closeAfterReply(sequence)
+        self.complete(sequence, Self.error("ERR Protocol error: request over \(self.server.limits.maxRequestBytes) bytes"))
+        self.fetchDeferredFromL2(context: context)
+        self.runDeferredEmbeds(context: context)
         self.flush(context: context)
     }
 

@@ -151,6 +151,7 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         }
         if buffer.readableBytes > 0 {
             buffer.discardReadBytes()
+            guard buffer.readableBytes <= self.server.limits.maxRequestBytes else { return self.refuseHugeRequest(context) }
             self.inbound = buffer
         }
         self.fetchDeferredFromL2(context: context)

@@ -256,6 +256,9 @@ try:
     remote = next((t for t in texts if e1.execute_command("EMBED.LOCATE", t)[1] == b"e2"), None)
     v = e1.execute_command("EMBED", remote)
     check("secret_env: peers authenticate, a remote key is forwarded", len(v) == 1536 and e1.info("tiers")["served_forwarded"] >= 1, str(e1.info("tiers")))
+    wf = os.path.join(work, "warm.txt"); open(wf, "w").write("\n".join(f"warm text {i}" for i in range(20)) + "\n")
+    warm = subprocess.run([BIN, "warm", "--cluster", cpath, wf], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+    check("embcache warm authenticates with the cluster's secret", warm.returncode == 0 and "failed: 0" in warm.stdout, warm.stdout[-300:] + warm.stderr[-300:])
     check("metrics_public: /metrics open without a token", http_get(ports["e1"][1], "/metrics", source="127.0.0.8")[0] == 200)
     check("metrics_public: /v1 still needs the token", http_get(ports["e1"][1], "/v1/embeddings", source="127.0.0.8", method="POST", body=body)[0] == 401)
     nokey = subprocess.run([BIN, "serve", "--cluster", cpath, "--node", "e1"], cwd=ROOT, capture_output=True, text=True, timeout=60,

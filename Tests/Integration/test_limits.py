@@ -130,6 +130,28 @@ try:
     check("other clients are served throughout", r.ping() and len(r.execute_command("EMBED", texts[1])) == 1536)
     stop(node)
 
+    # ---- A request that never ends: past 32 MiB unfinished, a protocol error and the connection closed.
+    node, rp, hp = start(["--node", "hugereq"])
+    s = socket.create_connection(("127.0.0.1", rp), 10)
+    arg = b"$60000\r\n" + b"z" * 60000 + b"\r\n"
+    reply = b""
+    try:
+        s.sendall(b"*2049\r\n$6\r\nMEMBED\r\n")
+        for _ in range(600):  # 36 MB of a 123 MB MEMBED
+            s.sendall(arg)
+    except OSError:
+        pass
+    s.settimeout(5)
+    try:
+        reply = s.recv(200)
+    except OSError:
+        pass
+    check("an unfinished request past 32 MiB gets a protocol error", reply.startswith(b"-ERR Protocol error: request over"), repr(reply[:80]))
+    check("... and is closed", closed_by_peer(s, 5))
+    s.close()
+    check("the node still answers", redis.Redis(port=rp, protocol=2).ping())
+    stop(node)
+
     # ---- Request timeout: a request the encoder cannot finish in time gets -BUSY / 503; the connection stays usable.
     node, rp, hp = start(["--request-timeout", "0.2", "--node", "timeout"])
     r = redis.Redis(port=rp, protocol=2)
