@@ -24,7 +24,9 @@ public struct ClusterFile: Sendable, Equatable {
     }
 
     public var name: String
-    public var vnodes = 160
+    /// Ring points per node × weight: EmbRing.HashRing.defaultVnodes (1024; why there). EmbCluster
+    /// does not depend on EmbRing, so the value is repeated here and a test keeps the two equal.
+    public var vnodes = 1024
     /// The shared secret of clients and peers (`secret`, `secret_env` or `secret_file`); nil = open.
     public var secret: Secret?
     /// Whether GET /metrics answers without the secret when one is set (`metrics_public`, default false).
