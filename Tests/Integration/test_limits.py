@@ -128,6 +128,14 @@ try:
     check("a client that never reads is dropped after --idle-timeout", dropped and time.time() - t0 >= 1.5, f"{time.time() - t0:.1f}s")
     s.close()
     check("other clients are served throughout", r.ping() and len(r.execute_command("EMBED", texts[1])) == 1536)
+    h = socket.create_connection(("127.0.0.1", hp), 5)
+    h.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    h.settimeout(5)
+    first = h.recv(4096)
+    t0 = time.time()
+    check("an idle HTTP keep-alive connection is closed after --idle-timeout",
+          first.startswith(b"HTTP/1.1 200") and closed_by_peer(h, 6) and time.time() - t0 >= 1.5, f"{first[:20]!r} {time.time() - t0:.1f}s")
+    h.close()
     stop(node)
 
     # ---- A request that never ends: past 32 MiB unfinished, a protocol error and the connection closed.
