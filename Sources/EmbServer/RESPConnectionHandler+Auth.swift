@@ -8,13 +8,13 @@ import NIOCore
 
 extension RESPConnectionHandler {
     static let wrongPassword = RESPConnectionHandler.error("WRONGPASS invalid username-password pair or user is disabled.")
+    static let noPasswordConfigured = RESPConnectionHandler.error(
+        "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
 
     /// AUTH [user] password.
     func auth(_ args: [ByteBuffer], sequence: Int, context: ChannelHandlerContext) {
         guard args.count == 1 || args.count == 2 else { return self.complete(sequence, Self.arity("AUTH")) }
-        guard self.server.secret != nil else {
-            return self.complete(sequence, Self.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"))
-        }
+        guard self.server.secret != nil else { return self.complete(sequence, Self.noPasswordConfigured) }
         self.authenticate(args[args.count - 1], sequence: sequence, context: context) { _, ok in ok ? Self.ok() : Self.wrongPassword }
     }
 

@@ -36,6 +36,7 @@ extension RESPConnectionHandler {
             guard self.authenticated else { return self.complete(sequence, Self.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")) }
             return self.complete(sequence, self.helloAccepted(version, name: name))
         }
+        guard self.server.secret != nil else { return self.complete(sequence, Self.noPasswordConfigured) }
         self.authenticate(password, sequence: sequence, context: context) { handler, ok in
             ok ? handler.helloAccepted(version, name: name) : Self.wrongPassword
         }

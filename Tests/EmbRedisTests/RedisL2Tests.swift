@@ -102,6 +102,7 @@ import Testing
         defer { server.stop() }
         var c = RedisL2Configuration(host: "127.0.0.1", port: server.port, db: 3)
         c.credentials = RedisCredentials(username: nil, password: "l2-pass")
+        (c.connectTimeout, c.commandTimeout) = (1, 1)  // patient: under a sanitizer everything is slower
         let l2 = RedisL2(c)
         #expect(await RedisL2Tests.eventually { l2.stats.isUp })
         l2.enqueueSet("k", RedisL2Tests.record(3), ttlSeconds: 60)
@@ -117,6 +118,7 @@ import Testing
         defer { server.stop() }
         var c = RedisL2Configuration(host: "127.0.0.1", port: server.port)
         c.credentials = RedisCredentials(username: "embc", password: "acl-pass")
+        (c.connectTimeout, c.commandTimeout) = (1, 1)
         let l2 = RedisL2(c)
         #expect(await RedisL2Tests.eventually { l2.stats.isUp })
         l2.enqueueSet("u", RedisL2Tests.record(4), ttlSeconds: 60)

@@ -101,6 +101,9 @@ try:
     res = p.execute()
     check("requirepass: the event-loop link authenticated (pipelined burst answered from L2)",
           all(np.array_equal(np.frombuffer(x, "<f4"), reference) for x in res) and c1.info("tiers")["served_l2"] - before >= 8, str(c1.info("tiers")))
+    out = raw(n1r, resp("HELLO", "3", "AUTH", "default", "x") + resp("AUTH", "x"), want=2)
+    check("a node with no secret answers AUTH and HELLO AUTH as Redis does (no password configured)",
+          out.count(b"-ERR AUTH <password> called without any password configured") == 2, repr(out[:200]))
     stop(n1)
 
     # The same Redis with the password from a file, and with a wrong password (L2 down, node still serves).
