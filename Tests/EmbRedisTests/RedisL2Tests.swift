@@ -104,9 +104,9 @@ import Testing
         c.credentials = RedisCredentials(username: nil, password: "l2-pass")
         (c.connectTimeout, c.commandTimeout) = (1, 1)  // patient: under a sanitizer everything is slower
         let l2 = RedisL2(c)
-        #expect(await RedisL2Tests.eventually { l2.stats.isUp })
+        #expect(await RedisL2Tests.eventually(15) { l2.stats.isUp })
         l2.enqueueSet("k", RedisL2Tests.record(3), ttlSeconds: 60)
-        #expect(await RedisL2Tests.eventually { l2.stats.writesDone == 1 })
+        #expect(await RedisL2Tests.eventually(15) { l2.stats.writesDone == 1 })
         #expect(await l2.mget(["k"]) == [RedisL2Tests.record(3)])
         #expect(server.cli(["-n", "3", "EXISTS", "emb:k"]) == "1")
         await l2.shutdown()
@@ -120,9 +120,9 @@ import Testing
         c.credentials = RedisCredentials(username: "embc", password: "acl-pass")
         (c.connectTimeout, c.commandTimeout) = (1, 1)
         let l2 = RedisL2(c)
-        #expect(await RedisL2Tests.eventually { l2.stats.isUp })
+        #expect(await RedisL2Tests.eventually(15) { l2.stats.isUp })
         l2.enqueueSet("u", RedisL2Tests.record(4), ttlSeconds: 60)
-        #expect(await RedisL2Tests.eventually { l2.stats.writesDone == 1 })
+        #expect(await RedisL2Tests.eventually(15) { l2.stats.writesDone == 1 })
         #expect(server.cli(["EXISTS", "emb:u"]) == "1")
         await l2.shutdown()
     }
