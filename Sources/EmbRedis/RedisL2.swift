@@ -9,7 +9,6 @@
 // room and are dropped (and counted) beyond it.
 import Foundation
 import Logging
-import Synchronization
 
 /// Where Redis is and how patient to be with it.
 public struct RedisL2Configuration: Sendable {
@@ -57,7 +56,7 @@ public struct RedisL2Stats: Sendable, Equatable {
 public final class RedisL2: Sendable {
     public let configuration: RedisL2Configuration
     let logger: Logger
-    let state = Mutex(State())
+    let state = PThreadLocked(State())
     let jobs = JobQueue()
     let writeSignal = NSCondition()
     /// Wakes the health checker when Redis is marked down, or on stop.
