@@ -210,9 +210,23 @@ public final class RedisL2: Sendable {
             if !s.up { s.stats.errors += 1 }
             return s.up && !s.stopping
         }) else { return nil }
-        return await withCheckedContinuation { continuation in
-            if !self.jobs.pushLookup(keys, { continuation.resume(returning: $0) }) { continuation.resume(returning: nil) }
+        return await Self.fromReader { done in self.jobs.pushLookup(keys, done) }
+    }
+
+    /// The replies a reader thread produces for the calling task. They cross threads through a
+    /// `PThreadLocked` box rather than in `resume(returning:)`: the continuation's ordering lives in
+    /// the concurrency runtime, which ThreadSanitizer does not see, and it reported every handover
+    /// as a race (Docs/reliability.md). `start` queues the work; false (closed) answers nil.
+    static func fromReader(_ start: (@escaping ([RedisReply]?) -> Void) -> Bool) async -> [RedisReply]? {
+        let box = PThreadLocked<[RedisReply]?>(nil)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let queued = start { replies in
+                box.withLock { $0 = replies }
+                continuation.resume()
+            }
+            if !queued { continuation.resume() }
         }
+        return box.withLock { $0 }
     }
 
     /// Runs commands as one pipeline on a reader thread; nil at once when Redis is down.
@@ -221,11 +235,8 @@ public final class RedisL2: Sendable {
             if !s.up { s.stats.errors += 1 }
             return s.up && !s.stopping
         }) else { return nil }
-        return await withCheckedContinuation { continuation in
-            let queued = self.jobs.push { connection in
-                continuation.resume(returning: connection.map { self.execute(commands, on: $0) } ?? nil)
-            }
-            if !queued { continuation.resume(returning: nil) }
+        return await Self.fromReader { done in
+            self.jobs.push { connection in done(connection.map { self.execute(commands, on: $0) } ?? nil) }
         }
     }
 }
