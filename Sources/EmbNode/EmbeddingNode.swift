@@ -137,6 +137,20 @@ public final class EmbeddingNode: Sendable {
         return key
     }
 
+    /// The cache key and token count of a text already seen, by its `textHash`, in one read of the
+    /// alias table (HTTP's hit path needs both: the key to serve, the count for `usage`).
+    public func knownKeyAndTokens(textHash: Hash128) -> (key: CacheKey, tokens: Int)? {
+        var found: (CacheKey, Int)? = nil
+        _ = self.aliases.read(LRUKey(high: textHash.high, low: textHash.low), now: 0) { bytes in
+            found = (CacheKey(Hash128(high: bytes.loadUnaligned(as: UInt64.self), low: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))),
+                     Int(bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self)))
+        }
+        return found
+    }
+
+    /// The most texts one request may carry.
+    public var maxBatchTexts: Int { self.configuration.maxBatchTexts }
+
     /// Files a text's key, and its token count (for HTTP's `usage`, so a hit need not tokenize).
     func remember(_ text: UnsafeRawBufferPointer, as key: CacheKey, tokens: Int) {
         var bytes = (key.hash.high, key.hash.low, UInt64(tokens))

@@ -40,6 +40,7 @@ extension HTTPHandler {
         let metrics = self.server.metrics
         let utf8 = texts.map { Array($0.utf8) }
         let base64 = format == "base64"
+        if self.serveAllHits(utf8, model: model, base64: base64, head: head, context: context) { return }
         self.runAsync(head, context: context) {
             await Self.compute(node: node, metrics: metrics, texts: utf8, model: model, base64: base64)
         }
@@ -114,29 +115,14 @@ extension HTTPHandler {
 
     private func bodyBytes() -> [UInt8] { Array(self.bodyView) }
 
-    /// The response JSON, written by hand: 384 floats per text in "%.9g" (exact float32 round trip).
+    /// The response JSON, written by hand (ByteBuffer+EmbeddingsJSON.swift).
     static func render(_ vectors: [[UInt8]], model: String, base64: Bool, tokens: Int) -> ByteBuffer {
         var out = ByteBuffer()
-        out.writeString(#"{"object":"list","data":["#)
+        out.writeEmbeddingsHeader()
         for (i, vector) in vectors.enumerated() {
-            if i > 0 { out.writeString(",") }
-            out.writeString(#"{"object":"embedding","index":\#(i),"embedding":"#)
-            if base64 {
-                out.writeString("\"" + Data(vector).base64EncodedString() + "\"")
-            } else {
-                out.writeString("[")
-                vector.withUnsafeBytes { raw in
-                    for j in 0..<(raw.count / 4) {
-                        if j > 0 { out.writeString(",") }
-                        let f = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self)))
-                        out.writeString("\(f)")
-                    }
-                }
-                out.writeString("]")
-            }
-            out.writeString("}")
+            vector.withUnsafeBytes { out.writeEmbedding(index: i, $0, base64: base64) }
         }
-        out.writeString(#"],"model":"\#(model)","usage":{"prompt_tokens":\#(tokens),"total_tokens":\#(tokens)}}"#)
+        out.writeEmbeddingsFooter(model: model, tokens: tokens)
         return out
     }
 }
