@@ -32,8 +32,10 @@ extension HTTPHandler {
         let seconds = node.now() - start
         node.countServed(.l1, texts.count - hot)
         node.countServed(.hot, hot)
-        if texts.count > hot { self.server.metrics.answered(.l1, count: texts.count - hot, seconds: seconds) }
-        if hot > 0 { self.server.metrics.answered(.hot, count: hot, seconds: seconds) }
+        if texts.count > hot { self.hitMetrics.l1.increment(by: Int64(texts.count - hot)) }
+        if hot > 0 { self.hitMetrics.hot.increment(by: Int64(hot)) }
+        self.hitsServed &+= 1
+        if self.hitsServed & 15 == 0 { self.hitMetrics.l1Latency.record(.nanoseconds(Int64(seconds * 1e9))) }
         self.respond(context, head, .ok, buffer: body, contentType: "application/json")
         return true
     }
