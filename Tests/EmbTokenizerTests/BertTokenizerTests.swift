@@ -61,6 +61,18 @@ import Testing
         #expect(ok == self.tokenizer.encode("héllo"))
     }
 
+    /// Found by Scripts/fuzz: truncation at 256 tokens stopped the scan before an invalid byte, and the
+    /// text was keyed and embedded. Invalid UTF-8 anywhere is refused, whatever is kept.
+    @Test func invalidUTF8PastTheTruncationPointIsRefused() {
+        let long = Array(String(repeating: "word ", count: 400).utf8)
+        for tail: [UInt8] in [[0xFF], [0xC4, 0x41], [0xED, 0xA0, 0x80], [0xE2, 0x82]] {
+            let ids = (long + tail).withUnsafeBytes { self.tokenizer.encode(utf8: $0) }
+            #expect(ids == nil, "tail \(tail)")
+        }
+        let valid = (long + Array("café ✓".utf8)).withUnsafeBytes { self.tokenizer.encode(utf8: $0) }
+        #expect(valid?.count == 256)
+    }
+
     @Test func aMissingVocabularyFileSaysHowToFetchIt() {
         #expect(throws: TokenizerError.self) { try BertTokenizer(vocabularyFile: "/nonexistent/vocab.txt") }
         do {

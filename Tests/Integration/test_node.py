@@ -75,6 +75,7 @@ try:
     check("unknown command is an error", (err("FLY", "away") or "").startswith("unknown command"))
     check("wrong arity is an error", "wrong number of arguments" in (err("EMBED") or ""))
     check("invalid UTF-8 is an error", "UTF-8" in (err("EMBED", b"\xff\xfe") or ""))
+    check("invalid UTF-8 past the 256-token truncation is an error too", "UTF-8" in (err("EMBED", b"word " * 400 + b"\xff") or ""))
     check("an oversized text is TOOBIG", "TOOBIG" in (err("EMBED", "x" * (70 << 10)) or ""), err("EMBED", "x" * (70 << 10)))
     check("the connection survives the errors", np.array_equal(np.frombuffer(r.execute_command("EMBED", "hello world"), "<f4"), reference[0]))
     check("an empty text embeds ([CLS] [SEP])", len(r.execute_command("EMBED", "")) == 1536)
