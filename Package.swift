@@ -72,6 +72,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Fuzz harnesses (Tests/Fuzz): a corpus replayer in a normal build, libFuzzer's target in
+        // Scripts/fuzz's instrumented one.
+        .executableTarget(
+            name: "embcache-fuzz",
+            dependencies: ["EmbRESP", "EmbCluster", "EmbModel", "EmbRedis", "EmbTokenizer", nio],
+            path: "Tests/Fuzz/Harness",
+            swiftSettings: swiftSettings
+        ),
+
         .testTarget(name: "EmbHashTests", dependencies: ["EmbHash"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EmbTokenizerTests",
