@@ -76,7 +76,7 @@ let package = Package(
         // Scripts/fuzz's instrumented one.
         .executableTarget(
             name: "embcache-fuzz",
-            dependencies: ["EmbRESP", "EmbCluster", "EmbModel", "EmbRedis", "EmbTokenizer", nio],
+            dependencies: ["EmbRESP", "EmbServer", "EmbCluster", "EmbModel", "EmbRedis", "EmbTokenizer", nio],
             path: "Tests/Fuzz/Harness",
             swiftSettings: swiftSettings
         ),

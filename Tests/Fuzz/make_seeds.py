@@ -29,6 +29,12 @@ for i, frame in enumerate([resp("EMBED", "hello world"), resp("embed", ""), resp
                            resp("EMBED", "x" * 300) + resp("EMBED", "y"), b'EMBED "unbalanced\r\n', resp("CLUSTER", "RELOAD"), resp("INFO", "l1")]):
     put("resp", f"{i:02d}", frame)
 
+for i, body in enumerate([{"input": "hello world"}, {"input": ["a", "b"], "model": "all-MiniLM-L6-v2", "encoding_format": "base64"},
+                          {"input": [[1, 2], [3]]}, {"input": [1, 2, 3]}, {"input": []}, {"input": "x", "encoding_format": "int8"},
+                          {"input": "x", "user": "batch-job"}, {"input": [True, 1.5]}, {"input": "\ud83d\ude80 caf\u00e9"}]):
+    put("http", f"{i:02d}", json.dumps(body))
+put("http", "not-json", b"{nope")
+
 for name in sorted(os.listdir(os.path.join(ROOT, "Cluster"))):
     if name.endswith(".yaml"):
         put("cluster", name, open(os.path.join(ROOT, "Cluster", name), "rb").read())

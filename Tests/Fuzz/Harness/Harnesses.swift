@@ -6,6 +6,7 @@ import EmbCluster
 import EmbModel
 import EmbRESP
 import EmbRedis
+import EmbServer
 import EmbTokenizer
 import Foundation
 import NIOCore
@@ -16,11 +17,12 @@ func check(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> S
 }
 
 enum Harness: String, CaseIterable {
-    case resp, cluster, safetensors, l2record, tokenizer
+    case resp, http, cluster, safetensors, l2record, tokenizer
 
     func run(_ bytes: UnsafeRawBufferPointer) {
         switch self {
         case .resp: Self.resp(bytes)
+        case .http: Self.http(bytes)
         case .cluster: _ = try? ClusterFile.parse(String(decoding: bytes, as: UTF8.self))
         case .safetensors: Self.safetensors(bytes)
         case .l2record: Self.l2record(bytes)
@@ -49,6 +51,18 @@ enum Harness: String, CaseIterable {
             guard (try? parser.next(&buffer)) != nil else { return }  // needs more, or refused the stream
             check(buffer.readableBytes < before, "a frame that consumed nothing")
         }
+    }
+
+    /// An embeddings body: refused, or a request that survives a round trip through JSON unchanged.
+    static func http(_ bytes: UnsafeRawBufferPointer) {
+        guard case .success(let request) = EmbeddingsRequest.parse(Array(bytes)) else { return }
+        check(!request.texts.isEmpty, "an accepted request without texts")
+        var object: [String: Any] = ["input": request.texts, "model": request.model, "encoding_format": request.base64 ? "base64" : "float"]
+        if let user = request.user { object["user"] = user }
+        guard let again = try? JSONSerialization.data(withJSONObject: object) else {
+            return check(false, "an accepted request that cannot be written back as JSON")
+        }
+        check(EmbeddingsRequest.parse(Array(again)) == .success(request), "the request changes in a JSON round trip")
     }
 
     static func safetensors(_ bytes: UnsafeRawBufferPointer) {
