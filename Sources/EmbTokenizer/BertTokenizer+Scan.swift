@@ -11,8 +11,10 @@ extension BertTokenizer {
             if b < 0x80 {
                 if b == UInt8(ascii: "["), let (length, id) = self.specialToken(p, at: i) {
                     self.flushWord(&state)
-                    state.ids.append(id)
-                    state.budget -= 1
+                    if state.budget > 0 {  // the word just flushed may have used the last of it
+                        state.ids.append(id)
+                        state.budget -= 1
+                    }
                     i += length
                     continue
                 }

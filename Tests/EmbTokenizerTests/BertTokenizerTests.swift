@@ -61,6 +61,20 @@ import Testing
         #expect(ok == self.tokenizer.encode("héllo"))
     }
 
+    /// Found by Scripts/fuzz: a special token right after the budget ran out was still appended, and a
+    /// word that became [UNK] after some pieces matched refunded budget it had not been charged, so
+    /// long texts got 257 or 258 ids where Hugging Face truncates to 256.
+    @Test func truncationNeverExceedsTheBudgetAndMatchesHuggingFace() throws {
+        let cases = try TestData.cases(TestData.fuzzFound)
+        #expect(cases.count == 3)
+        for c in cases {
+            let ids = self.tokenizer.encode(c.text)
+            #expect(ids.count == 256)
+            #expect(ids == c.input_ids, "\(c.text.prefix(40))…")
+        }
+        #expect(self.tokenizer.encode(String(repeating: "[CLS] ", count: 300)).count == 256)
+    }
+
     /// Found by Scripts/fuzz: truncation at 256 tokens stopped the scan before an invalid byte, and the
     /// text was keyed and embedded. Invalid UTF-8 anywhere is refused, whatever is kept.
     @Test func invalidUTF8PastTheTruncationPointIsRefused() {
