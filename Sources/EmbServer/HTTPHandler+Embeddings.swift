@@ -37,8 +37,12 @@ extension HTTPHandler {
         let metrics = self.server.metrics
         let utf8 = texts.map { Array($0.utf8) }
         let base64 = format == "base64"
+        let account = node.savings.account(caller)
+        var request = Tally()
+        request.requests = 1
+        account.record(request, now: node.now())
         self.runAsync(head, context: context) {
-            await Self.compute(node: node, metrics: metrics, texts: utf8, model: model, base64: base64)
+            await Self.compute(node: node, metrics: metrics, texts: utf8, model: model, base64: base64, account: account)
         }
     }
 
@@ -55,10 +59,11 @@ extension HTTPHandler {
     }
 
     /// The response body, or the node's error.
-    static func compute(node: EmbeddingNode, metrics: NodeMetrics, texts: [[UInt8]], model: String, base64: Bool) async -> EmbeddingsOutcome {
+    static func compute(node: EmbeddingNode, metrics: NodeMetrics, texts: [[UInt8]], model: String, base64: Bool,
+                        account: CallerAccount? = nil) async -> EmbeddingsOutcome {
         let start = DispatchTime.now().uptimeNanoseconds
         do {
-            let results = try await node.embed(texts)
+            let results = try await node.embed(texts, account: account)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             for tier in Tier.allCases {
                 let n = results.filter { $0.tier == tier }.count

@@ -1,16 +1,24 @@
-// A connection's memo of text hash → cache key, in front of the node's shared alias table.
+// A connection's memo of text hash → cache key (and token count), in front of the node's shared alias table.
 //
 // A text's cache key never changes (it is a function of the model and the text), so an entry can
 // never be stale and needs no invalidation; a collision of slots just overwrites. What it saves is
 // the alias table's shard lock on every repeated text: a RAG service's connection asks for the same
 // texts again and again, and at -P 16 that lock was a sixth of the hit path (Docs/benchmarks.md).
-// It belongs to one connection, so one event-loop thread: no lock, no atomics.
+// It belongs to one connection, so one event-loop thread: no lock, no atomics. The token count rides
+// along in the slot's padding, so the savings ledger learns a hit's tokens for free.
 import EmbHash
+
+/// A text seen before: its cache key and how many tokens the model reads for it.
+struct KnownText {
+    let key: CacheKey
+    let tokens: Int
+}
 
 final class KnownKeyMemo {
     private struct Slot {
         var textHash = Hash128(high: 0, low: 0)
         var key = Hash128(high: 0, low: 0)
+        var tokens: Int32 = 0
         var used = false
     }
 
@@ -33,13 +41,19 @@ final class KnownKeyMemo {
 
     /// The remembered key of the text with this hash, if any.
     @inline(__always)
-    func key(_ textHash: Hash128) -> CacheKey? {
+    func known(_ textHash: Hash128) -> KnownText? {
         let slot = self.slots[self.index(textHash)]
         guard slot.used, slot.textHash == textHash else { return nil }
-        return CacheKey(slot.key)
+        return KnownText(key: CacheKey(slot.key), tokens: Int(slot.tokens))
     }
 
-    func remember(_ textHash: Hash128, _ key: CacheKey) {
-        self.slots[self.index(textHash)] = Slot(textHash: textHash, key: key.hash, used: true)
+    func remember(_ textHash: Hash128, _ known: KnownText) {
+        self.slots[self.index(textHash)] = Slot(textHash: textHash, key: known.key.hash, tokens: Int32(clamping: known.tokens), used: true)
+    }
+
+    /// Forgets every slot. The connection's caller changed: its keys must be noted again in the
+    /// overlap sample under the new caller, and a memo miss is where that happens.
+    func forgetAll() {
+        self.slots.update(repeating: Slot(), count: Self.slotCount)
     }
 }

@@ -28,11 +28,12 @@ extension RESPConnectionHandler {
                 let rest = UnsafeRawBufferPointer(rebasing: all[offset...])
                 if let frame = RESPFastFrame.twoArguments(rest, upperName: "EMBED", maxArgument: maxText) {
                     let text = UnsafeRawBufferPointer(rebasing: rest[frame.argument])
-                    guard let key = self.knownKey(text), self.serveKnownText(key, text: text, sequence: self.nextSequence, context: context)
+                    guard let known = self.knownKey(text), self.serveKnownText(known, text: text, sequence: self.nextSequence, context: context)
                     else { break }
                     self.burstCounts.requests += 1
                     offset += frame.length
                 } else if let frame = RESPFastFrame.twoArguments(rest, upperName: "PEER.MEMBED", maxArgument: maxText),
+                    self.markPeerLink(),
                     self.serveForwardedHit(UnsafeRawBufferPointer(rebasing: rest[frame.argument]), sequence: self.nextSequence)
                 {
                     offset += frame.length
@@ -47,26 +48,30 @@ extension RESPConnectionHandler {
         buffer.moveReaderIndex(forwardBy: consumed)
     }
 
-    /// The key of a text seen before: the connection's memo, else the node's alias table.
-    func knownKey(_ text: UnsafeRawBufferPointer) -> CacheKey? {
+    /// The key (and tokens) of a text seen before: the connection's memo, else the node's alias
+    /// table. A memo miss is also where the overlap sample hears of the key for this caller (once
+    /// per memo fill, not per hit; noting again is harmless).
+    func knownKey(_ text: UnsafeRawBufferPointer) -> KnownText? {
         let textHash = EmbeddingNode.textHash(text)
-        if let remembered = self.knownKeys.key(textHash) { return remembered }
-        guard let known = self.server.node.knownKey(textHash: textHash) else { return nil }
+        if let remembered = self.knownKeys.known(textHash) { return remembered }
+        guard let found = self.server.node.knownText(textHash: textHash) else { return nil }
+        let known = KnownText(key: found.key, tokens: found.tokens)
         self.knownKeys.remember(textHash, known)
+        if self.server.node.savings.overlap.isSampled(found.key) { self.burstNotes.append(found.key) }
         return known
     }
 
     /// A known text, on the event loop: a hit (written, or parked behind earlier replies), an owned
     /// key for the burst's MGET, or a forward to its owner. False: none of these; the caller defers
     /// it to the async path or ends the fast run.
-    func serveKnownText(_ key: CacheKey, text: UnsafeRawBufferPointer, sequence: Int, context: ChannelHandlerContext) -> Bool {
-        if self.serveHit(key, text: text, sequence: sequence) { return true }
-        if self.canFetchFromL2(key, context: context) {
-            self.deferredKnown.append((sequence, Array(text), key))
+    func serveKnownText(_ known: KnownText, text: UnsafeRawBufferPointer, sequence: Int, context: ChannelHandlerContext) -> Bool {
+        if self.serveHit(known, text: text, sequence: sequence) { return true }
+        if self.canFetchFromL2(known.key, context: context) {
+            self.deferredKnown.append((sequence, Array(text), known))
             return true
         }
         guard self.burstLoopLookups < Self.maxLoopLookupsPerBurst,
-            self.forwardOnLoop(text, key: key, sequence: sequence, context: context)
+            self.forwardOnLoop(text, known: known, sequence: sequence, context: context)
         else { return false }
         self.burstLoopLookups += 1
         return true
@@ -74,8 +79,9 @@ extension RESPConnectionHandler {
 
     /// Serves a known text from L1 (or the hot cache) as reply `sequence`: into the output if every
     /// earlier reply is out, else parked. False: a miss, nothing written or counted.
-    func serveHit(_ key: CacheKey, text: UnsafeRawBufferPointer, sequence: Int) -> Bool {
+    func serveHit(_ known: KnownText, text: UnsafeRawBufferPointer, sequence: Int) -> Bool {
         let node = self.server.node
+        let key = known.key
         let now = self.burstClock()
         self.l1Hits &+= 1
         // Hits are timed one in `l1LatencySampling`: two clock reads per hit cost more than the hit.
@@ -92,45 +98,61 @@ extension RESPConnectionHandler {
         }
         guard let tier else { return false }
         if timed { self.l1Latency.record(.nanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))) }
-        if tier == .hot { self.burstCounts.hot += 1 } else { self.burstCounts.l1 += 1 }
+        if tier == .hot {
+            self.burstCounts.hot += 1
+            self.burstCounts.hotTokens += known.tokens
+        } else {
+            self.burstCounts.l1 += 1
+            self.burstCounts.l1Tokens += known.tokens
+        }
         return true
     }
 
     /// A peer's `PEER.MEMBED` of one text this node serves as owner, answered from L1 (`*1` and the
     /// vector) straight into the output. False, having written nothing, on a miss.
     func serveForwardedHit(_ text: UnsafeRawBufferPointer, sequence: Int) -> Bool {
-        self.serveAllHits(count: 1, sequence: sequence) { _, now in self.writeHit(text, now: now, owned: true) }
+        self.serveAllHits(count: 1, sequence: sequence, ownerTiers: true) { _, now in self.writeHit(text, now: now, owned: true) }
     }
 
     /// Answers `count` texts as one array reply `sequence`, straight into the output, when `hit(i, now)`
     /// writes every one of them (a MEMBED of popular texts, a peer's forwarded batch): no task, no hop.
-    /// On the first miss the output is rolled back and the answer is false.
-    func serveAllHits(count: Int, sequence: Int, _ hit: (Int, Double) -> Tier?) -> Bool {
+    /// On the first miss the output is rolled back and the answer is false. `ownerTiers`: a peer's
+    /// PEER.MEMBED, whose reply ends with the tier codes (PeerTiers: all L1 here).
+    func serveAllHits(count: Int, sequence: Int, ownerTiers: Bool = false, _ hit: (Int, Double) -> (tier: Tier, tokens: Int)?) -> Bool {
         guard self.canWriteDirectly(sequence) else { return false }
         let start = self.output.writerIndex
-        self.output.writeArrayHeader(count)
+        self.output.writeArrayHeader(ownerTiers ? count + 1 : count)
         let now = self.burstClock()
-        var hot = 0
+        var (hot, hotTokens, l1Tokens) = (0, 0, 0)
         for i in 0..<count {
             switch hit(i, now) {
-            case .hot?: hot += 1
-            case .some: break
+            case let (tier, tokens)? where tier == .hot:
+                hot += 1
+                hotTokens += tokens
+            case let (_, tokens)?: l1Tokens += tokens
             case nil:
                 self.output.moveWriterIndex(to: start)
                 return false
             }
         }
+        if ownerTiers {
+            self.output.writeBulkString(byteCount: count) { $0.initializeMemory(as: UInt8.self, repeating: PeerTiers.code(.l1)) }
+        }
         self.writeSequence += 1
         self.burstCounts.l1 += count - hot
         self.burstCounts.hot += hot
+        self.burstCounts.l1Tokens += l1Tokens
+        self.burstCounts.hotTokens += hotTokens
         return true
     }
 
     /// Writes the vector of a known text from L1 (or, unless `owned`, the hot cache for a key another
     /// node owns) into the output; the tier, or nil on a miss. `owned`: a peer forwarded it here.
-    func writeHit(_ text: UnsafeRawBufferPointer, now: Double, owned: Bool) -> Tier? {
-        guard let key = self.knownKey(text) else { return nil }
-        return self.server.node.serveKnown(key, text: text, now: now, owned: owned) { self.output.writeBulkString(bytes: $0) }
+    func writeHit(_ text: UnsafeRawBufferPointer, now: Double, owned: Bool) -> (tier: Tier, tokens: Int)? {
+        guard let known = self.knownKey(text),
+            let tier = self.server.node.serveKnown(known.key, text: text, now: now, owned: owned, { self.output.writeBulkString(bytes: $0) })
+        else { return nil }
+        return (tier, known.tokens)
     }
 
     /// Whether an L1 miss on `key` can be looked up in Redis from this loop: this node owns the key
@@ -159,7 +181,7 @@ extension RESPConnectionHandler {
         command.reserveCapacity(16 + batch.count * (prefix.count + 40))
         command.writeArrayHeader(batch.count + 1)
         command.writeBulkString("MGET")
-        for item in batch { command.writeBulkString(prefix: prefix, hex: item.key.hash) }
+        for item in batch { command.writeBulkString(prefix: prefix, hex: item.known.key.hash) }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         link.send(encoded: command).whenComplete { result in
             let (handler, context) = bound.value
@@ -167,21 +189,28 @@ extension RESPConnectionHandler {
             if case .success(.array(let items?)) = result, items.count == batch.count { values = items }
             var misses: [(sequence: Int, text: [UInt8])] = []
             var hits = 0
+            var hitTokens = 0
             for (i, item) in batch.enumerated() {
                 let served: Bool
                 if i < values.count, case .bulkString(let value?) = values[i] {
                     served = value.withUnsafeReadableBytes { bytes in
                         guard let header = L2Record.decodeHeader(bytes, expectedDim: EmbeddingModel.dimension) else { return false }
                         let vector = UnsafeRawBufferPointer(rebasing: bytes[L2Record.headerBytes...])
-                        guard node.acceptL2(item.key, createdAt: header.createdAt, delta: header.delta, vector: vector) else { return false }
+                        guard node.acceptL2(item.known.key, createdAt: header.createdAt, delta: header.delta, vector: vector) else { return false }
                         handler.complete(item.sequence) { $0.writeBulkString(bytes: vector) }
                         return true
                     }
                 } else {
                     served = false
                 }
-                if served { hits += 1 } else { misses.append((item.sequence, item.text)) }
+                if served {
+                    hits += 1
+                    hitTokens += item.known.tokens
+                } else {
+                    misses.append((item.sequence, item.text))
+                }
             }
+            if hits > 0 { handler.charge(.l2, texts: hits, tokens: hitTokens) }
             l2.count(hits: hits, misses: values.isEmpty ? 0 : misses.count)
             if hits > 0 { handler.server.metrics.tierCounter(.l2).increment(by: Int64(hits)) }
             // Redis answered: its misses are not asked again. (A failed MGET is: the async path has
@@ -193,9 +222,9 @@ extension RESPConnectionHandler {
 
     /// The full lookup path for each text off the event loop, replies slotted in order.
     func lookUpAsync(_ batch: [(sequence: Int, text: [UInt8])], l2Missed: Bool = false, context: ChannelHandlerContext) {
-        let (node, metrics, texts) = (self.server.node, self.server.metrics, batch.map(\.text))
+        let (node, metrics, texts, account) = (self.server.node, self.server.metrics, batch.map(\.text), self.account)
         self.runAsync(batch.map(\.sequence), context: context) {
-            await Self.lookupEach(node: node, metrics: metrics, texts: texts, l2Missed: l2Missed)
+            await Self.lookupEach(node: node, metrics: metrics, texts: texts, l2Missed: l2Missed, account: account)
         }
     }
 
@@ -207,13 +236,28 @@ extension RESPConnectionHandler {
         return now
     }
 
-    /// Adds the burst's hits to the shared counters, once, and forgets the burst's readings.
+    /// Adds the burst's hits to the shared counters and the caller's account, once, and forgets the
+    /// burst's readings.
     func commitBurst() {
+        if !self.burstNotes.isEmpty {
+            self.server.node.savings.overlap.note(self.burstNotes, caller: self.account.bit)
+            self.burstNotes.removeAll(keepingCapacity: true)
+        }
+        let (requests, l1, hot, l1Tokens, hotTokens, batches) = self.burstCounts
+        guard requests + l1 + hot + batches > 0 else {
+            self.burstNow = nil
+            self.burstL2Up = nil
+            return
+        }
+        self.burstCounts = (0, 0, 0, 0, 0, 0)
+        var tally = Tally()
+        tally.requests = requests + batches
+        tally.add(.l1, texts: l1, tokens: l1Tokens)
+        tally.add(.hot, texts: hot, tokens: hotTokens)
+        tally.savedSeconds = Double(l1Tokens + hotTokens) * self.server.node.secondsPerToken
+        self.account.record(tally, now: self.burstClock())
         self.burstNow = nil
         self.burstL2Up = nil
-        let (requests, l1, hot) = self.burstCounts
-        guard requests + l1 + hot > 0 else { return }
-        self.burstCounts = (0, 0, 0)
         if requests > 0 {
             self.embedRequests.increment(by: Int64(requests))
             self.callerRequests.increment(by: Int64(requests))
@@ -222,6 +266,29 @@ extension RESPConnectionHandler {
         if hot > 0 { self.hotResults.increment(by: Int64(hot)) }
         self.server.node.countServed(.l1, l1)
         self.server.node.countServed(.hot, hot)
+    }
+
+    /// Charges `texts` answered on the loop outside a burst (an L2 MGET's or a peer link's reply)
+    /// to the caller's account. `ownerComputed`: forwarded texts the owner had to compute.
+    func charge(_ tier: Tier, texts: Int, tokens: Int, ownerComputed: (texts: Int, tokens: Int) = (0, 0)) {
+        var tally = Tally()
+        tally.add(tier, texts: texts, tokens: tokens)
+        tally.ownerComputedTexts = ownerComputed.texts
+        tally.ownerComputedTokens = ownerComputed.tokens
+        tally.savedSeconds = Double(tally.duplicateTokens) * self.server.node.secondsPerToken
+        self.account.record(tally, now: self.server.node.now())
+    }
+
+    /// The connection is a peer's link (it sent a PEER.* command): what it asks is charged to the
+    /// peers' pseudo-caller, since the caller who asked is charged on the node it asked. True, so
+    /// it can sit in a condition.
+    @discardableResult
+    func markPeerLink() -> Bool {
+        if !self.isPeerLink {
+            self.isPeerLink = true
+            self.account = self.server.node.savings.peers
+        }
+        return true
     }
 }
 

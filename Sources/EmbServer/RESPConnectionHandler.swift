@@ -39,13 +39,20 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     static let l1LatencySampling = 16
     var l1Hits = 0
     /// The hit path's bookkeeping (RESPConnectionHandler+HitPath): EMBED requests and hits of this
-    /// read burst, added to the shared counters once at its end; the clock reading of the burst.
-    var burstCounts = (requests: 0, l1: 0, hot: 0)
+    /// read burst, with the hits' tokens and other requests (MEMBED, EMBED.WARM) for the savings
+    /// ledger, added to the shared counters once at its end; the clock reading of the burst.
+    var burstCounts = (requests: 0, l1: 0, hot: 0, l1Tokens: 0, hotTokens: 0, batches: 0)
+    /// The caller's account in the savings ledger (the peers' pseudo-caller on a peer's link).
+    lazy var account = self.server.node.savings.account(self.caller)
+    var isPeerLink = false
+    /// Keys first seen on this connection in this burst that the overlap sample wants (few: a memo
+    /// hit never adds one).
+    var burstNotes: [CacheKey] = []
     var burstNow: Double?
     var burstL2Up: Bool?
     let knownKeys = KnownKeyMemo()
     /// EMBEDs of this burst with known keys this node owns that missed L1: one MGET on the loop.
-    var deferredKnown: [(sequence: Int, text: [UInt8], key: CacheKey)] = []
+    var deferredKnown: [(sequence: Int, text: [UInt8], known: KnownText)] = []
     /// This loop's pipelined link to the node's Redis, resolved once (`redisLink(_:)`).
     private var cachedRedisLink: PeerLink?
     /// The L2 key prefix as bytes, made once (`l2KeyPrefix(_:)`).
