@@ -216,7 +216,7 @@ extension RESPConnectionHandler {
 
     /// `serveAllHits` for a request's texts: a MEMBED, or a peer's PEER.MEMBED when `owned`.
     func serveAllFromL1(_ texts: ArraySlice<ByteBuffer>, owned: Bool, sequence: Int) -> Bool {
-        self.serveAllHits(count: texts.count, sequence: sequence) { i, now in
+        self.serveAllHits(count: texts.count, sequence: sequence, ownerTiers: owned) { i, now in
             texts[texts.startIndex + i].withUnsafeReadableBytes { self.writeHit($0, now: now, owned: owned) }
         }
     }
