@@ -5,7 +5,7 @@
 //     price_per_1m_tokens: 0.02     # what a hosted embedding API charges per 1M tokens
 //     price_per_cpu_hour: 0.04      # what one of our CPUs costs per hour
 //     currency: USD
-//     audit_log: null               # a path: JSON lines per text (never the text); null = off
+//     audit_log: null               # a path ("{node}" = the node's id): JSON lines per text (never the text); null = off
 //     audit_log_max_bytes: 64MiB    # rotated to <path>.1 beyond this
 import Yams
 

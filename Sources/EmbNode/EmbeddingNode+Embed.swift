@@ -36,6 +36,7 @@ extension EmbeddingNode {
                 text.withUnsafeBytes { self.remember($0, as: k.key, tokens: k.ids.count) }
             }
         }
+        let start = self.clock()
         let answered: [Answer]
         if let router = self.router, !forwarded, !l2Missed {
             answered = try await self.routed(texts, keys: keys, ids: ids, router: router)
@@ -43,7 +44,16 @@ extension EmbeddingNode {
             answered = try await self.lookupLocal(texts, keys: keys, ids: ids, askL2: !l2Missed)
         }
         for r in answered { self.tierCounts.add(r.tier, 1) }
-        if let account { self.account(answered, keys: keys, tokens: tokens, to: account) }
+        if let account {
+            self.account(answered, keys: keys, tokens: tokens, to: account)
+            if let audit = self.savings.audit {
+                let now = self.clock()
+                let micros = Int(((now - start) * 1e6).rounded())
+                for (i, a) in answered.enumerated() {
+                    audit.write(time: now, caller: account.name, key: keys[i], tier: a.tier, latencyMicros: micros, tokens: tokens[i])
+                }
+            }
+        }
         return answered.map { ($0.vector, $0.tier) }
     }
 

@@ -153,6 +153,7 @@ extension RESPConnectionHandler {
         command.writeBulkString("PEER.MEMBED")
         command.writeBulkString(bytes: text)
         let copy = Array(text)  // for the fallback, after `text` is gone
+        let sent = DispatchTime.now().uptimeNanoseconds
         link.send(encoded: command).whenComplete { result in
             let (handler, context) = bound.value
             if case .success(.array(let items?)) = result, items.count == 1 || items.count == 2, case .bulkString(let vector?) = items[0],
@@ -164,6 +165,7 @@ extension RESPConnectionHandler {
                 if items.count == 2, case .bulkString(let c?) = items[1] { codes = Array(c.readableBytesView) }
                 let computed = PeerTiers.computed(codes, 0)
                 handler.charge(.forwarded, texts: 1, tokens: known.tokens, ownerComputed: computed ? (1, known.tokens) : (0, 0))
+                handler.audit(known, tier: .forwarded, since: sent)
                 handler.complete(sequence) { $0.writeBulkString(vector) }
                 handler.scheduleFlush(context: context)
             } else {

@@ -84,8 +84,10 @@ extension RESPConnectionHandler {
         let key = known.key
         let now = self.burstClock()
         self.l1Hits &+= 1
-        // Hits are timed one in `l1LatencySampling`: two clock reads per hit cost more than the hit.
-        let timed = self.l1Hits % Self.l1LatencySampling == 0
+        // Hits are timed one in `l1LatencySampling`: two clock reads per hit cost more than the hit
+        // (every hit while the audit log is on).
+        let sampled = self.l1Hits % Self.l1LatencySampling == 0
+        let timed = sampled || self.audit != nil
         let start = timed ? DispatchTime.now().uptimeNanoseconds : 0
         let tier: Tier?
         if self.canWriteDirectly(sequence) {
@@ -97,7 +99,11 @@ extension RESPConnectionHandler {
             if tier != nil { self.complete(sequence, reply) }
         }
         guard let tier else { return false }
-        if timed { self.l1Latency.record(.nanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))) }
+        if timed {
+            let elapsed = DispatchTime.now().uptimeNanoseconds - start
+            if sampled { self.l1Latency.record(.nanoseconds(Int64(elapsed))) }
+            self.audit?.write(time: now, caller: self.account.name, key: key, tier: tier, latencyMicros: Int(elapsed / 1000), tokens: known.tokens)
+        }
         if tier == .hot {
             self.burstCounts.hot += 1
             self.burstCounts.hotTokens += known.tokens
@@ -118,18 +124,24 @@ extension RESPConnectionHandler {
     /// writes every one of them (a MEMBED of popular texts, a peer's forwarded batch): no task, no hop.
     /// On the first miss the output is rolled back and the answer is false. `ownerTiers`: a peer's
     /// PEER.MEMBED, whose reply ends with the tier codes (PeerTiers: all L1 here).
-    func serveAllHits(count: Int, sequence: Int, ownerTiers: Bool = false, _ hit: (Int, Double) -> (tier: Tier, tokens: Int)?) -> Bool {
+    func serveAllHits(count: Int, sequence: Int, ownerTiers: Bool = false, _ hit: (Int, Double) -> (tier: Tier, known: KnownText)?) -> Bool {
         guard self.canWriteDirectly(sequence) else { return false }
         let start = self.output.writerIndex
+        // With the audit log on, the answers are logged once the whole reply is known to be hits.
+        var audited: [(Tier, KnownText)] = []
+        let began = self.audit != nil ? DispatchTime.now().uptimeNanoseconds : 0
         self.output.writeArrayHeader(ownerTiers ? count + 1 : count)
         let now = self.burstClock()
         var (hot, hotTokens, l1Tokens) = (0, 0, 0)
         for i in 0..<count {
             switch hit(i, now) {
-            case let (tier, tokens)? where tier == .hot:
+            case let (tier, known)? where tier == .hot:
                 hot += 1
-                hotTokens += tokens
-            case let (_, tokens)?: l1Tokens += tokens
+                hotTokens += known.tokens
+                if began > 0 { audited.append((tier, known)) }
+            case let (tier, known)?:
+                l1Tokens += known.tokens
+                if began > 0 { audited.append((tier, known)) }
             case nil:
                 self.output.moveWriterIndex(to: start)
                 return false
@@ -143,16 +155,17 @@ extension RESPConnectionHandler {
         self.burstCounts.hot += hot
         self.burstCounts.l1Tokens += l1Tokens
         self.burstCounts.hotTokens += hotTokens
+        for (tier, known) in audited { self.audit(known, tier: tier, since: began) }
         return true
     }
 
     /// Writes the vector of a known text from L1 (or, unless `owned`, the hot cache for a key another
     /// node owns) into the output; the tier, or nil on a miss. `owned`: a peer forwarded it here.
-    func writeHit(_ text: UnsafeRawBufferPointer, now: Double, owned: Bool) -> (tier: Tier, tokens: Int)? {
+    func writeHit(_ text: UnsafeRawBufferPointer, now: Double, owned: Bool) -> (tier: Tier, known: KnownText)? {
         guard let known = self.knownKey(text),
             let tier = self.server.node.serveKnown(known.key, text: text, now: now, owned: owned, { self.output.writeBulkString(bytes: $0) })
         else { return nil }
-        return (tier, known.tokens)
+        return (tier, known)
     }
 
     /// Whether an L1 miss on `key` can be looked up in Redis from this loop: this node owns the key
@@ -183,6 +196,7 @@ extension RESPConnectionHandler {
         command.writeBulkString("MGET")
         for item in batch { command.writeBulkString(prefix: prefix, hex: item.known.key.hash) }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let sent = DispatchTime.now().uptimeNanoseconds
         link.send(encoded: command).whenComplete { result in
             let (handler, context) = bound.value
             var values: [RESPValue] = []
@@ -206,6 +220,7 @@ extension RESPConnectionHandler {
                 if served {
                     hits += 1
                     hitTokens += item.known.tokens
+                    handler.audit(item.known, tier: .l2, since: sent)
                 } else {
                     misses.append((item.sequence, item.text))
                 }
@@ -277,6 +292,13 @@ extension RESPConnectionHandler {
         tally.ownerComputedTokens = ownerComputed.tokens
         tally.savedSeconds = Double(tally.duplicateTokens) * self.server.node.secondsPerToken
         self.account.record(tally, now: self.server.node.now())
+    }
+
+    /// An audit line for a text answered on the loop after a round trip that started at `since`.
+    func audit(_ known: KnownText, tier: Tier, since: UInt64) {
+        guard let audit = self.audit else { return }
+        let micros = Int((DispatchTime.now().uptimeNanoseconds - since) / 1000)
+        audit.write(time: self.server.node.now(), caller: self.account.name, key: known.key, tier: tier, latencyMicros: micros, tokens: known.tokens)
     }
 
     /// The connection is a peer's link (it sent a PEER.* command): what it asks is charged to the

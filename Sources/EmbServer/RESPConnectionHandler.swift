@@ -45,6 +45,8 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// The caller's account in the savings ledger (the peers' pseudo-caller on a peer's link).
     lazy var account = self.server.node.savings.account(self.caller)
     var isPeerLink = false
+    /// The audit log if the cluster file turned it on (it is set at start and never changes).
+    lazy var audit = self.server.node.savings.audit
     /// Keys first seen on this connection in this burst that the overlap sample wants (few: a memo
     /// hit never adds one).
     var burstNotes: [CacheKey] = []

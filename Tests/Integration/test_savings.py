@@ -23,7 +23,7 @@ ports = {i: (free_port(), free_port()) for i in ids}
 def write_cluster(price_tokens, price_cpu):
     lines = ["cluster:", "  name: savings", "  secret: null", "model:", f"  path: {ROOT}/models/all-MiniLM-L6-v2",
              "cache:", "  l1_max_bytes: 64MiB", "  ttl: 1h", "savings:", f"  price_per_1m_tokens: {price_tokens}",
-             f"  price_per_cpu_hour: {price_cpu}", "  currency: USD", "nodes:"]
+             f"  price_per_cpu_hour: {price_cpu}", "  currency: USD", f"  audit_log: {work}/audit-{{node}}.jsonl", "nodes:"]
     for i in ids:
         lines += [f"  - id: {i}", f"    resp: 127.0.0.1:{ports[i][0]}", f"    http: 127.0.0.1:{ports[i][1]}", f"    redis: 127.0.0.1:{redis_port}/0"]
     path = os.path.join(work, "cluster.yaml")
@@ -150,6 +150,20 @@ try:
     table = subprocess.run([BIN, "report", "--cluster", path], cwd=ROOT, capture_output=True, text=True, timeout=60)
     check("report prints a table", table.returncode == 0 and "nightly-batch" in table.stdout and "TOTAL" in table.stdout, table.stderr[-300:])
     print(table.stdout, flush=True)
+
+    # The audit log: one line per text answered (peers' lines on the owners), never the text.
+    time.sleep(0.6)  # the writer thread writes every 200 ms
+    lines = []
+    for i in ids:
+        f = os.path.join(work, f"audit-{i}.jsonl")
+        lines += [json.loads(l) for l in open(f)] if os.path.exists(f) else []
+    mine = [l for l in lines if l["caller"] != "(peers)"]
+    check("audit log: one line per text asked (310), with caller, key, tier, latency, tokens", len(mine) == 310
+          and all(set(l) == {"time", "caller", "key", "tier", "latency_us", "tokens"} and len(l["key"]) == 32 for l in mine), f"{len(mine)} lines")
+    by_caller = {c: sum(1 for l in mine if l["caller"] == c) for c in ["alpha", "beta", "nightly-batch", "gamma"]}
+    check("audit log: lines per caller match the report", by_caller == {"alpha": 60, "beta": 60, "nightly-batch": 180, "gamma": 10}, str(by_caller))
+    raw = "".join(open(os.path.join(work, f"audit-{i}.jsonl")).read() for i in ids)
+    check("audit log: never the text", "alpha document" not in raw and "beta note" not in raw)
 
     # SIGHUP: new prices apply, every count stays.
     path = write_cluster(0.20, 1.00)

@@ -52,6 +52,8 @@ public final class SavingsLedger: Sendable {
     private let order = Mutex<[CallerAccount]>([])
     public let overlap: OverlapSample
     private let priceState = Mutex(SavingsPrices())
+    /// The audit log, when the cluster file turns it on (set once at start).
+    private let auditState = Mutex<AuditLog?>(nil)
     /// Seconds per token measured before the encoder has run any request (a calibration at start),
     /// so that hits on a node that has computed nothing yet are not valued at zero.
     private let calibratedSecondsPerToken = Atomic<UInt64>(0)
@@ -81,6 +83,12 @@ public final class SavingsLedger: Sendable {
     public var prices: SavingsPrices {
         get { self.priceState.withLock { $0 } }
         set { self.priceState.withLock { $0 = newValue } }
+    }
+
+    /// The audit log; nil when off (the hit path checks this once per burst).
+    public var audit: AuditLog? {
+        get { self.auditState.withLock { $0 } }
+        set { self.auditState.withLock { $0 = newValue } }
     }
 
     func calibrate(secondsPerToken: Double) {
