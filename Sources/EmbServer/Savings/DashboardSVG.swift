@@ -77,7 +77,7 @@ enum DashboardSVG {
 
     static func short(_ v: Double) -> String {
         if v >= 1e6 { return String(format: "%.1fM", v / 1e6) }
-        if v >= 1e3 { return String(format: "%.0fk", v / 1e3) }
+        if v >= 1e3 { return v.truncatingRemainder(dividingBy: 1000) == 0 ? String(format: "%.0fk", v / 1e3) : String(format: "%.1fk", v / 1e3) }
         return String(format: "%.0f", v)
     }
 
