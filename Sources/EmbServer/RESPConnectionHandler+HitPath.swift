@@ -51,9 +51,16 @@ extension RESPConnectionHandler {
     /// The key (and tokens) of a text seen before: the connection's memo, else the node's alias
     /// table. A memo miss is also where the overlap sample hears of the key for this caller (once
     /// per memo fill, not per hit; noting again is harmless).
+    @inline(__always)
     func knownKey(_ text: UnsafeRawBufferPointer) -> KnownText? {
         let textHash = EmbeddingNode.textHash(text)
         if let remembered = self.knownKeys.known(textHash) { return remembered }
+        return self.learnKey(textHash)
+    }
+
+    /// A memo miss: the alias table, then the memo and the overlap sample.
+    @inline(never)
+    func learnKey(_ textHash: Hash128) -> KnownText? {
         guard let found = self.server.node.knownText(textHash: textHash) else { return nil }
         let known = KnownText(key: found.key, tokens: found.tokens)
         self.knownKeys.remember(textHash, known)
@@ -104,13 +111,7 @@ extension RESPConnectionHandler {
             if sampled { self.l1Latency.record(.nanoseconds(Int64(elapsed))) }
             self.audit?.write(time: now, caller: self.account.name, key: key, tier: tier, latencyMicros: Int(elapsed / 1000), tokens: known.tokens)
         }
-        if tier == .hot {
-            self.burstCounts.hot += 1
-            self.burstCounts.hotTokens += known.tokens
-        } else {
-            self.burstCounts.l1 += 1
-            self.burstCounts.l1Tokens += known.tokens
-        }
+        self.burstCounts.hit(hot: tier == .hot, tokens: known.tokens)
         return true
     }
 
@@ -151,10 +152,7 @@ extension RESPConnectionHandler {
             self.output.writeBulkString(byteCount: count) { $0.initializeMemory(as: UInt8.self, repeating: PeerTiers.code(.l1)) }
         }
         self.writeSequence += 1
-        self.burstCounts.l1 += count - hot
-        self.burstCounts.hot += hot
-        self.burstCounts.l1Tokens += l1Tokens
-        self.burstCounts.hotTokens += hotTokens
+        self.burstCounts.add(l1: count - hot, l1Tokens: l1Tokens, hot: hot, hotTokens: hotTokens)
         for (tier, known) in audited { self.audit(known, tier: tier, since: began) }
         return true
     }
@@ -258,18 +256,19 @@ extension RESPConnectionHandler {
             self.server.node.savings.overlap.note(self.burstNotes, caller: self.account.bit)
             self.burstNotes.removeAll(keepingCapacity: true)
         }
-        let (requests, l1, hot, l1Tokens, hotTokens, batches) = self.burstCounts
-        guard requests + l1 + hot + batches > 0 else {
+        let counts = self.burstCounts
+        guard !counts.isEmpty else {
             self.burstNow = nil
             self.burstL2Up = nil
             return
         }
-        self.burstCounts = (0, 0, 0, 0, 0, 0)
+        self.burstCounts = BurstCounts()
+        let (requests, l1, hot) = (counts.requests, counts.l1, counts.hot)
         var tally = Tally()
-        tally.requests = requests + batches
-        tally.add(.l1, texts: l1, tokens: l1Tokens)
-        tally.add(.hot, texts: hot, tokens: hotTokens)
-        tally.savedSeconds = Double(l1Tokens + hotTokens) * self.server.node.secondsPerToken
+        tally.requests = requests + counts.batches
+        tally.add(.l1, texts: l1, tokens: counts.l1Tokens)
+        tally.add(.hot, texts: hot, tokens: counts.hotTokens)
+        tally.savedSeconds = Double(counts.l1Tokens + counts.hotTokens) * self.server.node.secondsPerToken
         self.account.record(tally, now: self.burstClock())
         self.burstNow = nil
         self.burstL2Up = nil

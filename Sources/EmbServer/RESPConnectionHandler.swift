@@ -41,7 +41,7 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// The hit path's bookkeeping (RESPConnectionHandler+HitPath): EMBED requests and hits of this
     /// read burst, with the hits' tokens and other requests (MEMBED, EMBED.WARM) for the savings
     /// ledger, added to the shared counters once at its end; the clock reading of the burst.
-    var burstCounts = (requests: 0, l1: 0, hot: 0, l1Tokens: 0, hotTokens: 0, batches: 0)
+    var burstCounts = BurstCounts()
     /// The caller's account in the savings ledger (the peers' pseudo-caller on a peer's link).
     lazy var account = self.server.node.savings.account(self.caller)
     var isPeerLink = false
@@ -267,4 +267,37 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             }
         }
     }
+}
+
+/// A read burst's counts on the hit path (a struct, so a hit updates it in one access).
+struct BurstCounts {
+    var requests = 0
+    var l1 = 0
+    var hot = 0
+    var l1Tokens = 0
+    var hotTokens = 0
+    /// MEMBED and EMBED.WARM requests (charged to the caller; EMBEDs are `requests`).
+    var batches = 0
+
+    /// One text answered on the loop from L1 or the hot cache.
+    @inline(__always)
+    mutating func hit(hot: Bool, tokens: Int) {
+        if hot {
+            self.hot += 1
+            self.hotTokens += tokens
+        } else {
+            self.l1 += 1
+            self.l1Tokens += tokens
+        }
+    }
+
+    /// A whole reply's hits (MEMBED, PEER.MEMBED).
+    mutating func add(l1: Int, l1Tokens: Int, hot: Int, hotTokens: Int) {
+        self.l1 += l1
+        self.l1Tokens += l1Tokens
+        self.hot += hot
+        self.hotTokens += hotTokens
+    }
+
+    var isEmpty: Bool { self.requests + self.l1 + self.hot + self.batches == 0 }
 }
