@@ -79,7 +79,7 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "EmbRingTests", dependencies: ["EmbRing", "EmbHash"], swiftSettings: swiftSettings),
+        .testTarget(name: "EmbRingTests", dependencies: ["EmbRing", "EmbHash", "EmbCluster"], swiftSettings: swiftSettings),
         .testTarget(name: "EmbClusterTests", dependencies: ["EmbCluster"], swiftSettings: swiftSettings),
         .testTarget(name: "EmbLRUTests", dependencies: ["EmbLRU", "EmbHash"], swiftSettings: swiftSettings),
         .testTarget(name: "EmbSingleFlightTests", dependencies: ["EmbSingleFlight"], swiftSettings: swiftSettings),

@@ -13,3 +13,14 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
+
+# print_header: the script's header comment (what it does and its usage), without the '#'s.
+print_header() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
+
+# help_if_asked "$@": with -h or --help among the arguments, prints the header and exits 0.
+help_if_asked() {
+    local a
+    for a in "$@"; do
+        case "$a" in -h|--help) print_header; exit 0 ;; esac
+    done
+}

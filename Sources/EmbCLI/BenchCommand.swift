@@ -5,6 +5,6 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Run a benchmark.",
-        subcommands: [BenchEncoderCommand.self, BenchTokenizerCommand.self]
+        subcommands: [BenchEncoderCommand.self, BenchTokenizerCommand.self, BenchRingCommand.self]
     )
 }

@@ -1,5 +1,5 @@
 // `embcache bench encoder`: texts/s and tokens/s of the int8 encoder, measured the way
-// ../shared/tools/ort_anchor.py measures ONNX Runtime (the anchor): the file cut into batches of B,
+// Scripts/anchors/ort_anchor.py measures ONNX Runtime (the anchor): the file cut into batches of B,
 // one warm-up batch, then 3 timed repetitions of secs/3 each; the median is printed.
 // Scripts/bench-encoder runs both in one command, interleaved, and prints the ratios.
 import ArgumentParser

@@ -34,7 +34,9 @@ public struct ClusterFile: Sendable, Equatable {
     }
 
     public var name: String
-    public var vnodes = 160
+    /// Ring points per node × weight: EmbRing.HashRing.defaultVnodes (1024; why there). EmbCluster
+    /// does not depend on EmbRing, so the value is repeated here and a test keeps the two equal.
+    public var vnodes = 1024
     public var secret: String?
     public var modelPath = "models/all-MiniLM-L6-v2"
     public var l1MaxBytes = 256 << 20

@@ -23,7 +23,7 @@ extension EmbeddingNode {
             guard text.count <= self.configuration.maxTextBytes else {
                 throw NodeError.textTooLarge(index: i, bytes: text.count, limit: self.configuration.maxTextBytes)
             }
-            let known = text.withUnsafeBytes { self.knownText(textHash: Self.textHash($0)) }
+            let known = text.withUnsafeBytes { self.knownKeyAndTokens(textHash: Self.textHash($0)) }
             if let known {
                 keys.append(known.key)
                 ids.append(nil)

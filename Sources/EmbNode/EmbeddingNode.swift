@@ -130,17 +130,21 @@ public final class EmbeddingNode: Sendable {
     public static func textHash(_ text: UnsafeRawBufferPointer) -> Hash128 { XXH3.hash128(text) }
 
     /// The cache key of a text already seen, by its `textHash`; nil if unknown.
-    public func knownKey(textHash: Hash128) -> CacheKey? { self.knownText(textHash: textHash)?.key }
+    public func knownKey(textHash: Hash128) -> CacheKey? { self.knownKeyAndTokens(textHash: textHash)?.key }
 
-    /// The cache key and token count of a text already seen, by its `textHash`; nil if unknown.
-    public func knownText(textHash: Hash128) -> (key: CacheKey, tokens: Int)? {
-        var known: (key: CacheKey, tokens: Int)? = nil
+    /// The cache key and token count of a text already seen, by its `textHash`, in one read of the
+    /// alias table (the hit paths need both: the key to serve, the count for `usage` and the savings).
+    public func knownKeyAndTokens(textHash: Hash128) -> (key: CacheKey, tokens: Int)? {
+        var found: (CacheKey, Int)? = nil
         _ = self.aliases.read(LRUKey(high: textHash.high, low: textHash.low), now: 0) { bytes in
-            let key = CacheKey(Hash128(high: bytes.loadUnaligned(as: UInt64.self), low: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
-            known = (key, Int(bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self)))
+            found = (CacheKey(Hash128(high: bytes.loadUnaligned(as: UInt64.self), low: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))),
+                     Int(bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self)))
         }
-        return known
+        return found
     }
+
+    /// The most texts one request may carry.
+    public var maxBatchTexts: Int { self.configuration.maxBatchTexts }
 
     /// Files a text's key, and its token count (for HTTP's `usage`, so a hit need not tokenize).
     func remember(_ text: UnsafeRawBufferPointer, as key: CacheKey, tokens: Int) {

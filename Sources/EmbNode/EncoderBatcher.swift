@@ -1,10 +1,13 @@
-// The dynamic batcher in front of the encoder: misses from all connections wait in one bounded queue
-// and are run together, up to `maxBatch` texts or after `maxWait`, whichever comes first — batch 32
-// is ~1.5x the throughput of batch 1 on this model (Docs/benchmarks.md). Texts are taken shortest
-// first within the window, so a batch wastes no work on mixed lengths (the encoder does not pad, but
-// attention per text and the GEMM row tiles favour similar sizes). The encoder runs on its own thread:
-// it is CPU-bound for milliseconds and must not hold a Swift-concurrency or event-loop thread.
-// When the queue is full, `submit` throws `NodeError.busy` instead of growing (RESP -BUSY, HTTP 503).
+// The dynamic batcher in front of the encoder: misses from all connections wait in one bounded queue,
+// and whenever the encoder is free it takes what is queued, up to `maxBatch` texts (batch 32 is ~1.5x
+// the throughput of batch 1 on this model, Docs/benchmarks.md). It never waits for a fuller batch:
+// while one batch computes, the next one gathers by itself (continuous batching, as TEI does), so
+// under load batches fill up and a lone miss is computed at once. (Until 2026-12-03 it waited up to
+// 2 ms for 32 texts; with 16 concurrent clients that was 2 ms of idle encoder per batch.) Texts are
+// taken shortest first among those waiting, so a batch holds similar lengths (attention per text and
+// the GEMM row tiles favour them). The encoder runs on its own thread: it is CPU-bound for
+// milliseconds and must not hold a Swift-concurrency or event-loop thread. When the queue is full,
+// `submit` throws `NodeError.busy` instead of growing (RESP -BUSY, HTTP 503).
 import EmbModel
 import Foundation
 import Synchronization
@@ -13,14 +16,12 @@ import Synchronization
 public final class EncoderBatcher: Sendable {
     public struct Configuration: Sendable {
         public var maxBatch = 32
-        public var maxWait = 0.002
         public var queueLimit = 4096
         public init() {}
     }
 
     struct Pending: Sendable {
         let ids: [Int32]
-        let enqueued: Double
         let continuation: CheckedContinuation<Encoded, any Error>
     }
 
@@ -57,7 +58,7 @@ public final class EncoderBatcher: Sendable {
         try await withCheckedThrowingContinuation { continuation in
             let accepted = self.queue.withLock { q -> Bool in
                 guard !q.stopped, q.items.count < self.configuration.queueLimit else { return false }
-                q.items.append(Pending(ids: ids, enqueued: Self.now(), continuation: continuation))
+                q.items.append(Pending(ids: ids, continuation: continuation))
                 return true
             }
             if accepted {
@@ -88,19 +89,13 @@ public final class EncoderBatcher: Sendable {
             var batch: [Pending] = []
             self.signal.lock()
             while true {
-                let (count, oldest, stopped) = self.queue.withLock { ($0.items.count, $0.items.first?.enqueued, $0.stopped) }
+                let (count, stopped) = self.queue.withLock { ($0.items.count, $0.stopped) }
                 if count == 0 && stopped {
                     self.signal.unlock()
                     return
                 }
-                if count >= self.configuration.maxBatch || stopped { break }
-                if let oldest {
-                    let wait = oldest + self.configuration.maxWait - Self.now()
-                    if wait <= 0 { break }
-                    _ = self.signal.wait(until: Date().addingTimeInterval(wait))
-                } else {
-                    self.signal.wait()
-                }
+                if count > 0 { break }  // whatever is queued is the batch: never wait for more
+                self.signal.wait()
             }
             self.signal.unlock()
             batch = self.queue.withLock { q in

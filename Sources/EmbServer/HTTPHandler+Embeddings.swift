@@ -1,6 +1,7 @@
 // POST /v1/embeddings: {"input": string | [string], "model"?, "encoding_format"?: "float" | "base64",
-// "user"?} → OpenAI's list of embeddings with usage. Token arrays as input (also allowed by OpenAI)
-// are refused with a clear error: this node keys and embeds text.
+// "user"?} → OpenAI's list of embeddings with usage. Token arrays as input (also allowed by OpenAI,
+// and LangChain's default) are refused with a 400 that names the fix: ids of another tokenizer
+// cannot be embedded here, and guessing would serve wrong vectors.
 import EmbNode
 import Foundation
 import NIOCore
@@ -16,6 +17,8 @@ extension HTTPHandler {
         case let s as String: texts = [s]
         case let a as [Any] where a.allSatisfy({ $0 is String }): texts = a.map { $0 as! String }
         case nil: return self.error(context, head, .badRequest, "'input' is required", type: "invalid_request_error", param: "input")
+        case let a as [Any] where Self.isTokenIDs(a):
+            return self.error(context, head, .badRequest, Self.tokenIDsRefusal, type: "invalid_request_error", param: "input", code: "token_ids_not_supported")
         default:
             return self.error(context, head, .badRequest, "'input' must be a string or an array of strings", type: "invalid_request_error", param: "input")
         }
@@ -38,12 +41,31 @@ extension HTTPHandler {
         let utf8 = texts.map { Array($0.utf8) }
         let base64 = format == "base64"
         let account = node.savings.account(caller)
+        if self.serveAllHits(utf8, model: model, base64: base64, account: account, head: head, context: context) { return }
         var request = Tally()
         request.requests = 1
         account.record(request, now: node.now())
         self.runAsync(head, context: context) {
             await Self.compute(node: node, metrics: metrics, texts: utf8, model: model, base64: base64, account: account)
         }
+    }
+
+    /// Why token-id input is refused, and the fix for the client that sends it by default.
+    static let tokenIDsRefusal = "'input' is an array of token ids. This node embeds text with its own WordPiece tokenizer; "
+        + "ids from another tokenizer (tiktoken's cl100k) would give wrong vectors, so send the texts as strings. "
+        + "LangChain's OpenAIEmbeddings sends token ids by default: pass check_embedding_ctx_length=False."
+
+    /// `[1, 2, 3]` or `[[1, 2], [3]]`: OpenAI's token-array input forms (integers; JSONSerialization
+    /// types true/false as "c" and fractions as "d", and neither is a token id).
+    static func isTokenIDs(_ input: [Any]) -> Bool {
+        func isNumber(_ x: Any) -> Bool {
+            guard let n = x as? NSNumber else { return false }
+            let type = String(cString: n.objCType)
+            return type != "c" && type != "d" && type != "f"
+        }
+        guard let first = input.first else { return false }
+        if isNumber(first) { return input.allSatisfy(isNumber) }
+        return input.allSatisfy { ($0 as? [Any]).map { !$0.isEmpty && $0.allSatisfy(isNumber) } ?? false }
     }
 
     private func runAsync(_ head: HTTPRequestHead, context: ChannelHandlerContext, _ work: @escaping @Sendable () async -> EmbeddingsOutcome) {
@@ -98,29 +120,14 @@ extension HTTPHandler {
 
     private func bodyBytes() -> [UInt8] { Array(self.bodyView) }
 
-    /// The response JSON, written by hand: 384 floats per text in "%.9g" (exact float32 round trip).
+    /// The response JSON, written by hand (ByteBuffer+EmbeddingsJSON.swift).
     static func render(_ vectors: [[UInt8]], model: String, base64: Bool, tokens: Int) -> ByteBuffer {
         var out = ByteBuffer()
-        out.writeString(#"{"object":"list","data":["#)
+        out.writeEmbeddingsHeader()
         for (i, vector) in vectors.enumerated() {
-            if i > 0 { out.writeString(",") }
-            out.writeString(#"{"object":"embedding","index":\#(i),"embedding":"#)
-            if base64 {
-                out.writeString("\"" + Data(vector).base64EncodedString() + "\"")
-            } else {
-                out.writeString("[")
-                vector.withUnsafeBytes { raw in
-                    for j in 0..<(raw.count / 4) {
-                        if j > 0 { out.writeString(",") }
-                        let f = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self)))
-                        out.writeString("\(f)")
-                    }
-                }
-                out.writeString("]")
-            }
-            out.writeString("}")
+            vector.withUnsafeBytes { out.writeEmbedding(index: i, $0, base64: base64) }
         }
-        out.writeString(#"],"model":"\#(model)","usage":{"prompt_tokens":\#(tokens),"total_tokens":\#(tokens)}}"#)
+        out.writeEmbeddingsFooter(model: model, tokens: tokens)
         return out
     }
 }

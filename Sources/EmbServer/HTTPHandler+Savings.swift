@@ -1,4 +1,5 @@
 // GET /savings (this node's snapshot as JSON) and GET / (the cluster dashboard, Savings/Dashboard).
+import EmbHash
 import EmbNode
 import Foundation
 import NIOCore
@@ -41,5 +42,20 @@ extension HTTPHandler {
             return false
         }
         return true
+    }
+}
+
+extension HTTPHandler {
+    /// Charges a request answered on the event loop (all L1 or hot-cache hits) to `account`, and
+    /// notes its keys in the overlap sample.
+    func charge(_ account: CallerAccount, keys: [CacheKey], l1: (texts: Int, tokens: Int), hot: (texts: Int, tokens: Int), now: Double) {
+        let node = self.server.node
+        var tally = Tally()
+        tally.requests = 1
+        tally.add(.l1, texts: l1.texts, tokens: l1.tokens)
+        tally.add(.hot, texts: hot.texts, tokens: hot.tokens)
+        tally.savedSeconds = Double(l1.tokens + hot.tokens) * node.secondsPerToken
+        account.record(tally, now: now)
+        node.savings.overlap.note(keys, caller: account.bit)
     }
 }

@@ -16,6 +16,11 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var body = ByteBuffer()
     var bodyView: ByteBufferView { self.body.readableBytesView }
     private var tooLarge = false
+    /// Metric handles for hits answered on the event loop, looked up once per connection.
+    lazy var hitMetrics = (l1: self.server.metrics.tierCounter(.l1), hot: self.server.metrics.tierCounter(.hot),
+                           l1Latency: self.server.metrics.latency(.l1))
+    /// Hits answered on the event loop; their latency is recorded one in 16, as RESP's are.
+    var hitsServed = 0
 
     init(server: ServerContext) {
         self.server = server
@@ -37,7 +42,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+        let path = head.uri.firstIndex(of: "?").map { String(head.uri[..<$0]) } ?? head.uri
         if self.routeSavings(head, path: path, context: context) { return }
         switch (head.method, path) {
         case (.GET, "/healthz"):

@@ -61,7 +61,7 @@ extension RESPConnectionHandler {
     /// A memo miss: the alias table, then the memo and the overlap sample.
     @inline(never)
     func learnKey(_ textHash: Hash128) -> KnownText? {
-        guard let found = self.server.node.knownText(textHash: textHash) else { return nil }
+        guard let found = self.server.node.knownKeyAndTokens(textHash: textHash) else { return nil }
         let known = KnownText(key: found.key, tokens: found.tokens)
         self.knownKeys.remember(textHash, known)
         if self.server.node.savings.overlap.isSampled(found.key) { self.burstNotes.append(found.key) }

@@ -42,7 +42,7 @@ import Testing
     @Test func theShippedFilesParse() throws {
         let local = try ClusterFile.load(path: Self.root + "/Cluster/local.yaml")
         #expect(local.nodes.map(\.id) == ["n1", "n2", "n3"])
-        #expect(local.secret == nil && local.vnodes == 160 && local.warnings.isEmpty)
+        #expect(local.secret == nil && local.vnodes == 1024 && local.warnings.isEmpty)
         #expect(try ClusterFile.load(path: Self.root + "/Cluster/single.yaml").nodes.count == 1)
     }
 

@@ -37,7 +37,7 @@ import Testing
 
     @Test func theDefaultsApplyWhenSectionsAreAbsent() throws {
         let f = try Self.file(secret: "")
-        #expect(f.vnodes == 160 && f.earlyExpiryBeta == 1.0 && f.ttlSeconds == 86400 && f.l1MaxBytes == 256 << 20)
+        #expect(f.vnodes == 1024 && f.earlyExpiryBeta == 1.0 && f.ttlSeconds == 86400 && f.l1MaxBytes == 256 << 20)
         #expect(f.modelPath == "models/all-MiniLM-L6-v2" && f.nodes[0].weight == 1 && f.warnings.isEmpty)
     }
 

@@ -1,11 +1,11 @@
-// Locates the model and the shared reference data from this file's path.
+// Locates the model and the reference data (Tests/Fixtures/encoder, see its README) from this file's path.
 import Foundation
 
 enum TestData {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
     static let modelDirectory = root + "/models/all-MiniLM-L6-v2"
-    static let reference = root + "/../shared/testdata/encoder/reference.public.jsonl"
+    static let reference = root + "/Tests/Fixtures/encoder/reference.public.jsonl"
 
     struct Reference: Decodable {
         var text: String

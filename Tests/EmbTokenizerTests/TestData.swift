@@ -1,4 +1,4 @@
-// Locates the model and the shared reference data from this file's path, so tests run from any
+// Locates the model and the reference data (Tests/Fixtures/encoder, see its README) from this file's path, so tests run from any
 // working directory. A missing model fails the test with the command that fetches it.
 import Foundation
 
@@ -7,9 +7,9 @@ enum TestData {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
     static let vocabulary = root + "/models/all-MiniLM-L6-v2/vocab.txt"
-    static let reference = root + "/../shared/testdata/encoder/reference.public.jsonl"
+    static let reference = root + "/Tests/Fixtures/encoder/reference.public.jsonl"
     static let hardCases = root + "/Tests/EmbTokenizerTests/Fixtures/hard_cases.jsonl"
-    static let shortWorkload = root + "/../shared/testdata/workloads/short.texts.jsonl"
+    static let shortWorkload = root + "/Scripts/workloads/short.texts.jsonl"
 
     struct Case: Decodable {
         var text: String
@@ -26,6 +26,6 @@ enum TestData {
 
     struct MissingFile: Error, CustomStringConvertible {
         var path: String
-        var description: String { "\(path) not found (run Scripts/fetch-model for the model; ../shared holds reference data)" }
+        var description: String { "\(path) not found (run Scripts/fetch-model for the model; the reference data is in Tests/Fixtures/encoder)" }
     }
 }

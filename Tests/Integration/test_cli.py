@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """CLI round trip: `embcache tokenize` and `embcache embed` over the public reference file, checked with
-the same comparison the ONNX Runtime anchor uses (../shared/tools/ort_anchor.py compare)."""
+the same comparison the ONNX Runtime anchor uses (Scripts/anchors/ort_anchor.py compare), against the
+reference vectors in Tests/Fixtures/encoder (their README says where they come from)."""
 import json, os, subprocess, sys, tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("EMBCACHE_BIN", os.path.join(ROOT, ".build", "release", "embcache"))
-SHARED = os.path.join(ROOT, "..", "shared")
-TEXTS = os.path.join(SHARED, "testdata", "encoder", "public.texts.jsonl")
-REFERENCE = os.path.join(SHARED, "testdata", "encoder", "reference.public.jsonl")
+FIXTURES = os.path.join(ROOT, "Tests", "Fixtures", "encoder")
+TEXTS = os.path.join(FIXTURES, "public.texts.jsonl")
+REFERENCE = os.path.join(FIXTURES, "reference.public.jsonl")
 
 passed = failed = 0
 
@@ -34,7 +35,7 @@ check("embed exits 0", out.returncode == 0, out.stderr[-300:])
 check("embed --verbose names the kernel path", "kernel " in out.stderr, out.stderr.strip())
 with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
     f.write(out.stdout)
-cmp = subprocess.run([sys.executable, os.path.join(SHARED, "tools", "ort_anchor.py"), "compare", REFERENCE, f.name],
+cmp = subprocess.run([sys.executable, os.path.join(ROOT, "Scripts", "anchors", "ort_anchor.py"), "compare", REFERENCE, f.name],
                      capture_output=True, text=True, timeout=300)
 os.unlink(f.name)
 print("     " + cmp.stdout.strip())

@@ -1,0 +1,34 @@
+#!/usr/bin/env python3
+"""Regenerates reference.public.jsonl from public.texts.jsonl: for each text, the token ids of
+Hugging Face's tokenizer (tokenizer.json, truncation at 256) and the fp32 embedding of
+sentence-transformers (mean pooling, L2 normalized), one {"text", "input_ids", "embedding"} per line.
+
+  make_reference.py MODEL_DIR public.texts.jsonl > reference.public.jsonl
+
+Needs torch and sentence-transformers (~3 GB with PyPI's CUDA wheels), so run it in a venv of its
+own, never from Scripts/test:  python3 -m venv /tmp/st && /tmp/st/bin/pip install sentence-transformers
+"""
+import json, sys
+
+from sentence_transformers import SentenceTransformer
+from tokenizers import Tokenizer
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    model_dir, texts_path = sys.argv[1], sys.argv[2]
+    texts = [json.loads(line)["text"] for line in open(texts_path, encoding="utf-8")]
+    tok = Tokenizer.from_file(f"{model_dir}/tokenizer.json")
+    tok.no_padding()
+    tok.enable_truncation(256)
+    model = SentenceTransformer(model_dir, device="cpu")
+    model.max_seq_length = 256
+    vectors = model.encode(texts, batch_size=32, convert_to_numpy=True)
+    for text, enc, v in zip(texts, tok.encode_batch(texts), vectors):
+        print(json.dumps({"text": text, "input_ids": enc.ids, "embedding": [float("%.7g" % x) for x in v]},
+                         ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
