@@ -72,8 +72,8 @@ struct ReportCommand: ParsableCommand {
             if i == rows.count - 1 { out += line(widths.map { String(repeating: "-", count: $0) }) }
             out += line(r)
         }
-        let o = r.overlap
-        out += String(format: "\noverlap (since start): %.0f of %.0f distinct texts asked by 2+ callers%@\n", o.multiCallerKeys, o.distinctKeys,
+        let o = window == .total ? r.overlap : r.overlapWindows[window.rawValue] ?? r.overlap
+        out += String(format: "\noverlap (\(window == .total ? "since start" : "last " + window.rawValue)): %.0f of %.0f distinct texts asked by 2+ callers%@\n", o.multiCallerKeys, o.distinctKeys,
                       o.level == 0 ? " (exact)" : String(format: " (±%.1f%%, sampled 1 in %d)", 100 * o.multiCallerRelativeError, 1 << o.level))
         for p in o.pairs { out += String(format: "  %@ & %@: %.0f shared texts\n", p.a, p.b, p.keys) }
         return out

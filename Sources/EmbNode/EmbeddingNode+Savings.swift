@@ -25,8 +25,9 @@ extension EmbeddingNode {
             }
         }
         tally.savedSeconds = Double(tally.duplicateTokens) * self.secondsPerToken
-        account.record(tally, now: self.clock())
-        self.savings.overlap.note(keys, caller: account.bit)
+        let now = self.clock()
+        account.record(tally, now: now)
+        self.savings.overlap.note(keys, caller: account.bit, minute: OverlapSample.minute(now))
     }
 
     /// Encoder seconds per token on this machine, measured once at start outside the batcher (so its

@@ -56,6 +56,6 @@ extension HTTPHandler {
         tally.add(.hot, texts: hot.texts, tokens: hot.tokens)
         tally.savedSeconds = Double(l1.tokens + hot.tokens) * node.secondsPerToken
         account.record(tally, now: now)
-        node.savings.overlap.note(keys, caller: account.bit)
+        node.savings.overlap.note(keys, caller: account.bit, minute: OverlapSample.minute(now))
     }
 }

@@ -19,10 +19,13 @@ final class KnownKeyMemo {
         var textHash = Hash128(high: 0, low: 0)
         var key = Hash128(high: 0, low: 0)
         var tokens: Int32 = 0
+        /// The minute the overlap sample last heard of this key from this connection (if sampled).
+        var notedMinute: UInt32 = 0
         var used = false
+        var sampled = false
     }
 
-    /// 64 slots × 40 bytes: 2.5 KB per connection.
+    /// 64 slots × 48 bytes: 3 KB per connection.
     static let slotCount = 64
     private let slots: UnsafeMutablePointer<Slot>
 
@@ -39,16 +42,21 @@ final class KnownKeyMemo {
     @inline(__always)
     private func index(_ textHash: Hash128) -> Int { Int(truncatingIfNeeded: textHash.low) & (Self.slotCount - 1) }
 
-    /// The remembered key of the text with this hash, if any.
+    /// The remembered key of the text with this hash, if any; `renote`: the key is in the overlap
+    /// sample and was last noted for this connection before `minute` (now it counts as noted).
     @inline(__always)
-    func known(_ textHash: Hash128) -> KnownText? {
-        let slot = self.slots[self.index(textHash)]
+    func known(_ textHash: Hash128, minute: UInt32) -> (known: KnownText, renote: Bool)? {
+        let i = self.index(textHash)
+        let slot = self.slots[i]
         guard slot.used, slot.textHash == textHash else { return nil }
-        return KnownText(key: CacheKey(slot.key), tokens: Int(slot.tokens))
+        let renote = slot.sampled && slot.notedMinute != minute
+        if renote { self.slots[i].notedMinute = minute }
+        return (KnownText(key: CacheKey(slot.key), tokens: Int(slot.tokens)), renote)
     }
 
-    func remember(_ textHash: Hash128, _ known: KnownText) {
-        self.slots[self.index(textHash)] = Slot(textHash: textHash, key: known.key.hash, tokens: Int32(clamping: known.tokens), used: true)
+    func remember(_ textHash: Hash128, _ known: KnownText, sampled: Bool, minute: UInt32) {
+        self.slots[self.index(textHash)] = Slot(textHash: textHash, key: known.key.hash, tokens: Int32(clamping: known.tokens),
+                                                notedMinute: minute, used: true, sampled: sampled)
     }
 
     /// Forgets every slot. The connection's caller changed: its keys must be noted again in the

@@ -49,22 +49,29 @@ extension RESPConnectionHandler {
     }
 
     /// The key (and tokens) of a text seen before: the connection's memo, else the node's alias
-    /// table. A memo miss is also where the overlap sample hears of the key for this caller (once
-    /// per memo fill, not per hit; noting again is harmless).
+    /// table. The overlap sample hears of a sampled key on a memo fill and then at most once a
+    /// minute per memo slot (it keeps the minute a caller last asked a key), not on every hit.
     @inline(__always)
     func knownKey(_ text: UnsafeRawBufferPointer) -> KnownText? {
         let textHash = EmbeddingNode.textHash(text)
-        if let remembered = self.knownKeys.known(textHash) { return remembered }
+        if let remembered = self.knownKeys.known(textHash, minute: self.burstMinute) {
+            if remembered.renote { self.burstNotes.append(remembered.known.key) }
+            return remembered.known
+        }
         return self.learnKey(textHash)
     }
+
+    /// The minute of the burst's clock (for the overlap sample's minutes).
+    var burstMinute: UInt32 { OverlapSample.minute(self.burstClock()) }
 
     /// A memo miss: the alias table, then the memo and the overlap sample.
     @inline(never)
     func learnKey(_ textHash: Hash128) -> KnownText? {
         guard let found = self.server.node.knownKeyAndTokens(textHash: textHash) else { return nil }
         let known = KnownText(key: found.key, tokens: found.tokens)
-        self.knownKeys.remember(textHash, known)
-        if self.server.node.savings.overlap.isSampled(found.key) { self.burstNotes.append(found.key) }
+        let sampled = self.server.node.savings.overlap.isSampled(found.key)
+        self.knownKeys.remember(textHash, known, sampled: sampled, minute: self.burstMinute)
+        if sampled { self.burstNotes.append(found.key) }
         return known
     }
 
@@ -253,7 +260,7 @@ extension RESPConnectionHandler {
     /// burst's readings.
     func commitBurst() {
         if !self.burstNotes.isEmpty {
-            self.server.node.savings.overlap.note(self.burstNotes, caller: self.account.bit)
+            self.server.node.savings.overlap.note(self.burstNotes, caller: self.account.bit, minute: OverlapSample.minute(self.burstClock()))
             self.burstNotes.removeAll(keepingCapacity: true)
         }
         let counts = self.burstCounts

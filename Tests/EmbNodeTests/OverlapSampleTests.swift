@@ -21,9 +21,9 @@ import Testing
         let shared = Self.keys(200, seed: 1)
         let onlyA = Self.keys(150, seed: 2)
         let onlyB = Self.keys(100, seed: 3)
-        sample.note(shared + onlyA, caller: 0)
-        sample.note(shared + onlyB, caller: 1)
-        sample.note(shared.prefix(10), caller: 1)  // asked again: no change
+        sample.note(shared + onlyA, caller: 0, minute: 100)
+        sample.note(shared + onlyB, caller: 1, minute: 100)
+        sample.note(shared.prefix(10), caller: 1, minute: 100)  // asked again: no change
         let o = Self.estimate(sample, ["alpha", "beta"])
         #expect(o.level == 0)
         #expect(o.distinctKeys == 450)
@@ -40,9 +40,9 @@ import Testing
         let a = Self.keys(30_000, seed: 11)
         let b = Self.keys(30_000, seed: 12)
         let c = Self.keys(20_000, seed: 13)
-        sample.note(ab + a, caller: 0)
-        sample.note(ab + b, caller: 1)
-        sample.note(Array(a.prefix(10_000)) + c, caller: 2)
+        sample.note(ab + a, caller: 0, minute: 100)
+        sample.note(ab + b, caller: 1, minute: 100)
+        sample.note(Array(a.prefix(10_000)) + c, caller: 2, minute: 100)
         #expect(sample.export().entries.count <= capacity)
         let o = Self.estimate(sample, ["a", "b", "c"])
         #expect(o.level > 0)
@@ -58,13 +58,30 @@ import Testing
         #expect(o.pairs.first { $0.a == "b" && $0.b == "c" } == nil)
     }
 
+    @Test func aWindowCountsOnlyCallersThatAskedInsideIt() {
+        let sample = OverlapSample(capacity: 1024)
+        let old = Self.keys(50, seed: 30)
+        let recent = Self.keys(20, seed: 31)
+        sample.note(old + recent, caller: 0, minute: 1000)  // alpha, long ago
+        sample.note(old, caller: 1, minute: 1000)  // beta, long ago
+        sample.note(recent, caller: 0, minute: 1100)  // alpha again, recently
+        sample.note(recent, caller: 1, minute: 1101)  // beta, recently
+        let e = sample.export()
+        let all = OverlapEstimate.merge([(e.level, e.entries, ["alpha", "beta"])])
+        let lastHour = OverlapEstimate.merge([(e.level, e.entries, ["alpha", "beta"])], since: 1101 - 60)
+        let lastMinute = OverlapEstimate.merge([(e.level, e.entries, ["alpha", "beta"])], since: 1101)
+        #expect(all.multiCallerKeys == 70)
+        #expect(lastHour.multiCallerKeys == 20)
+        #expect(lastMinute.multiCallerKeys == 0 && lastMinute.perCaller == ["beta": 20])
+    }
+
     @Test func samplesOfTwoNodesMergeByKey() {
         let n1 = OverlapSample(capacity: 512)
         let n2 = OverlapSample(capacity: 512)
         let shared = Self.keys(300, seed: 20)
-        n1.note(shared, caller: 0)  // alpha asked node 1
-        n2.note(Self.keys(100, seed: 21), caller: 0)  // some other caller is bit 0 on node 2
-        n2.note(shared, caller: 1)  // beta asked node 2
+        n1.note(shared, caller: 0, minute: 100)  // alpha asked node 1
+        n2.note(Self.keys(100, seed: 21), caller: 0, minute: 100)  // some other caller is bit 0 on node 2
+        n2.note(shared, caller: 1, minute: 100)  // beta asked node 2
         let e1 = n1.export(), e2 = n2.export()
         let o = OverlapEstimate.merge([(e1.level, e1.entries, ["alpha"]), (e2.level, e2.entries, ["gamma", "beta"])])
         let exact = 300.0

@@ -114,6 +114,7 @@ try:
     check("caller overlap matches the report (search-api & support-bot share 120 texts)",
           all(close(page.values.get(k, -1), v) for k, v in pairs.items()) and pairs.get("pair.search-api.support-bot") == 120, str(pairs))
     check("the hit ratio is shown", 0 < page.values.get("total.hit_share", 0) <= 1)
+    check("the last hour's overlap matches the report", close(page.values.get("overlap.multi_caller_keys_1h", -1), report["overlapWindows"]["1h"]["multiCallerKeys"]))
     print(f"screenshot: {shot}", flush=True)
 finally:
     for p in procs:

@@ -117,6 +117,9 @@ try:
     check("overlap: 90 distinct texts, all 90 asked by two or more callers (exact, level 0)",
           o["level"] == 0 and o["distinctKeys"] == 90 and o["multiCallerKeys"] == 90, json.dumps({k: o[k] for k in ("level", "distinctKeys", "multiCallerKeys")}))
     check("overlap: every caller pair's shared texts", pairs == want_pairs, str(pairs))
+    check("overlap over the last hour and minute: the same 90 (all asked within them)",
+          r["overlapWindows"]["1h"]["multiCallerKeys"] == 90 and r["overlapWindows"]["1m"]["multiCallerKeys"] == 90
+          and r["overlapWindows"]["24h"]["multiCallerKeys"] == 90, str({w: o["multiCallerKeys"] for w, o in r["overlapWindows"].items()}))
 
     # Savings against the encoder's own measurements.
     infos = {i: client(i).info("all") for i in ids}

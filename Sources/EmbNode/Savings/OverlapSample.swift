@@ -2,12 +2,13 @@
 //
 // Every key is kept with probability p = 2^-level, decided by its hash (the top `level` bits of a
 // SplitMix64 mix of the key's low word must be zero), together with a bitmask of the callers who
-// asked it (one bit per caller account, at most 64). Because the decision depends only on the key,
+// asked it (one bit per caller account, at most 64) and the minute each of them last asked it, so
+// the overlap can be counted over the last minute, hour or day as well as since start. Because the decision depends only on the key,
 // a sampled key is sampled for every caller and on every node, so samples merge by key (the
 // cluster report ORs the masks of equal hashes). When the sample holds more than `capacity` keys,
 // `level` goes up by one and the keys that fail the stricter test are dropped (about half): the
-// sample never holds more than `capacity` keys (16 bytes of payload each; with the dictionary,
-// ~40 bytes: 160 KB at the default 4096).
+// sample never holds more than `capacity` keys (16 bytes of payload each, plus 4 a caller that asked
+// it; with the dictionary and the minutes' array, ~70 bytes: under 300 KB at the default 4096).
 //
 // Estimates: a figure counted over the sample (keys asked by two or more callers, keys shared by a
 // pair, distinct keys of one caller) is scaled by 2^level. While level is 0 it is exact. Beyond,
@@ -25,9 +26,26 @@ public final class OverlapSample: Sendable {
     public static let defaultCapacity = 4096
     public let capacity: Int
 
+    /// The callers that asked a key, and when each last did (`seen[k]` for the k-th set bit).
+    struct Entry {
+        var mask: UInt64 = 0
+        var seen: [UInt32] = []
+
+        mutating func note(bit: Int, minute: UInt32) {
+            let b = UInt64(1) << UInt64(bit)
+            let rank = (self.mask & (b - 1)).nonzeroBitCount
+            if self.mask & b != 0 {
+                self.seen[rank] = max(self.seen[rank], minute)
+            } else {
+                self.mask |= b
+                self.seen.insert(minute, at: rank)
+            }
+        }
+    }
+
     struct State {
         var level = 0
-        var masks: [UInt64: UInt64] = [:]
+        var entries: [UInt64: Entry] = [:]
     }
 
     private let state: Mutex<State>
@@ -56,27 +74,31 @@ public final class OverlapSample: Sendable {
     @inline(__always)
     public func isSampled(_ key: CacheKey) -> Bool { Self.passes(Self.sampleHash(key), level: self.level.load(ordering: .relaxed)) }
 
-    /// Notes that caller `bit` asked `keys`.
-    public func note(_ keys: some Sequence<CacheKey>, caller bit: Int) {
+    /// The minute (since the epoch) of `seconds`, as the sample stores it.
+    @inline(__always)
+    public static func minute(_ seconds: Double) -> UInt32 { UInt32(clamping: Int64(seconds / 60)) }
+
+    /// Notes that caller `bit` asked `keys` in `minute` (`OverlapSample.minute(now)`).
+    public func note(_ keys: some Sequence<CacheKey>, caller bit: Int, minute: UInt32) {
         precondition((0..<64).contains(bit))
         self.state.withLock { s in
             for key in keys {
                 let h = Self.sampleHash(key)
                 guard Self.passes(h, level: s.level) else { continue }
-                s.masks[h, default: 0] |= 1 << UInt64(bit)
+                s.entries[h, default: Entry()].note(bit: bit, minute: minute)
             }
-            while s.masks.count > self.capacity && s.level < 63 {
+            while s.entries.count > self.capacity && s.level < 63 {
                 s.level += 1
                 let level = s.level
-                s.masks = s.masks.filter { Self.passes($0.key, level: level) }
+                s.entries = s.entries.filter { Self.passes($0.key, level: level) }
             }
             self.level.store(s.level, ordering: .relaxed)
         }
     }
 
-    /// The sample as it is: its level and each sampled key's hash and caller mask.
-    public func export() -> (level: Int, entries: [(hash: UInt64, mask: UInt64)]) {
-        self.state.withLock { s in (s.level, s.masks.map { ($0.key, $0.value) }) }
+    /// The sample as it is: its level and each sampled key's hash, caller mask and minutes.
+    public func export() -> (level: Int, entries: [OverlapEntry]) {
+        self.state.withLock { s in (s.level, s.entries.map { OverlapEntry(hash: $0.key, mask: $0.value.mask, seen: $0.value.seen) }) }
     }
 
     /// The relative standard error of a figure backed by `sampled` keys at `level`.
@@ -84,6 +106,18 @@ public final class OverlapSample: Sendable {
         guard level > 0, sampled > 0 else { return 0 }
         let p = 1 / Double(UInt64(1) << UInt64(level))
         return (1 - p).squareRoot() / Double(sampled).squareRoot()
+    }
+}
+
+/// One sampled key: its hash, the callers that asked it (a bit each) and the minute each last did
+/// (`seen[k]` for the k-th set bit of `mask`).
+public struct OverlapEntry: Sendable, Equatable {
+    public var hash: UInt64
+    public var mask: UInt64
+    public var seen: [UInt32]
+
+    public init(hash: UInt64, mask: UInt64, seen: [UInt32]) {
+        (self.hash, self.mask, self.seen) = (hash, mask, seen)
     }
 }
 
@@ -108,14 +142,17 @@ public struct OverlapEstimate: Sendable, Codable, Equatable {
     public var pairs: [Pair]
 
     /// Merges samples whose callers are named by bit (`callers[bit]`); callers named in `excluded`
-    /// (the peers' pseudo-caller) do not count.
-    public static func merge(_ samples: [(level: Int, entries: [(hash: UInt64, mask: UInt64)], callers: [String])],
-                             excluding excluded: Set<String> = [], topPairs: Int = 10) -> OverlapEstimate {
+    /// (the peers' pseudo-caller) do not count, nor do askings before minute `since`.
+    public static func merge(_ samples: [(level: Int, entries: [OverlapEntry], callers: [String])],
+                             excluding excluded: Set<String> = [], since: UInt32 = 0, topPairs: Int = 10) -> OverlapEstimate {
         let level = samples.map(\.level).max() ?? 0
         var byKey: [UInt64: Set<String>] = [:]
         for s in samples {
             for e in s.entries where OverlapSample.passes(e.hash, level: level) {
-                for bit in 0..<min(64, s.callers.count) where e.mask & (1 << UInt64(bit)) != 0 && !excluded.contains(s.callers[bit]) {
+                var rank = 0
+                for bit in 0..<64 where e.mask & (1 << UInt64(bit)) != 0 {
+                    defer { rank += 1 }
+                    guard bit < s.callers.count, rank < e.seen.count, e.seen[rank] >= since, !excluded.contains(s.callers[bit]) else { continue }
                     byKey[e.hash, default: []].insert(s.callers[bit])
                 }
             }

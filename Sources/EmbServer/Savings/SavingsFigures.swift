@@ -92,7 +92,9 @@ public struct ClusterSavings: Sendable, Codable {
     public var unreachable: [String]
     public var prices: SavingsPrices
     public var windows: [String: Window]
+    /// The overlap since start, and over the last minute, hour and day ("1m", "1h", "24h").
     public var overlap: OverlapEstimate
+    public var overlapWindows: [String: OverlapEstimate]
     /// Texts by tier per second / per minute over the cluster (oldest first).
     public var perSecond: [PerTier]
     public var perMinute: [PerTier]
@@ -118,7 +120,13 @@ public struct ClusterSavings: Sendable, Codable {
             windows[w.rawValue] = Window(callers: callers, total: total)
         }
         self.windows = windows
-        self.overlap = OverlapEstimate.merge(snapshots.map(\.overlap.sample), excluding: [SavingsLedger.peersName])
+        let samples = snapshots.map(\.overlap.sample)
+        self.overlap = OverlapEstimate.merge(samples, excluding: [SavingsLedger.peersName])
+        var overlapWindows: [String: OverlapEstimate] = [:]
+        for w in [SavingsWindow.minute, .hour, .day] {
+            overlapWindows[w.rawValue] = OverlapEstimate.merge(samples, excluding: [SavingsLedger.peersName], since: OverlapEstimate.since(w, now: self.time))
+        }
+        self.overlapWindows = overlapWindows
         self.perSecond = Self.sum(snapshots.map(\.perSecond))
         self.perMinute = Self.sum(snapshots.map(\.perMinute))
         self.health = Dictionary(snapshots.map { ($0.node, $0.health) }, uniquingKeysWith: { a, _ in a })

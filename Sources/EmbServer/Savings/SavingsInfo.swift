@@ -44,6 +44,9 @@ enum SavingsInfo {
             ("overlap_relative_error", fmt(o.multiCallerRelativeError, 4)),
         ]
         for (i, p) in o.pairs.enumerated() { out.append(("overlap_pair_\(i)", "\(p.a),\(p.b),\(fmt(p.keys, 0))")) }
+        for w in [SavingsWindow.minute, .hour, .day] {
+            out.append(("overlap_multi_caller_keys_\(w.rawValue)", fmt(s.overlapEstimate(w).multiCallerKeys, 0)))
+        }
         return out
     }
 

@@ -33,7 +33,7 @@ public struct SavingsSnapshot: Sendable, Codable {
         public var secondsPerToken: Double
     }
 
-    /// The sample as it is (hash, caller mask), with the callers named by bit.
+    /// The sample as it is ([hash, caller mask, minute each caller last asked…]), the callers named by bit.
     public struct Overlap: Sendable, Codable {
         public var level: Int
         public var capacity: Int
@@ -41,8 +41,10 @@ public struct SavingsSnapshot: Sendable, Codable {
         public var entries: [[UInt64]]
 
         /// As OverlapEstimate.merge takes it.
-        var sample: (level: Int, entries: [(hash: UInt64, mask: UInt64)], callers: [String]) {
-            (self.level, self.entries.compactMap { $0.count == 2 ? ($0[0], $0[1]) : nil }, self.callers)
+        var sample: (level: Int, entries: [OverlapEntry], callers: [String]) {
+            (self.level, self.entries.compactMap { e in
+                e.count >= 2 ? OverlapEntry(hash: e[0], mask: e[1], seen: e.dropFirst(2).map { UInt32(clamping: $0) }) : nil
+            }, self.callers)
         }
     }
 
@@ -60,7 +62,12 @@ public struct SavingsSnapshot: Sendable, Codable {
     public var overlap: Overlap
 
     /// The overlap between this node's callers (peers excluded).
-    public var overlapEstimate: OverlapEstimate { OverlapEstimate.merge([self.overlap.sample], excluding: [SavingsLedger.peersName]) }
+    public var overlapEstimate: OverlapEstimate { self.overlapEstimate(.total) }
+
+    /// The overlap between this node's callers over `window` (whole minutes, see OverlapEstimate.since).
+    public func overlapEstimate(_ window: SavingsWindow) -> OverlapEstimate {
+        OverlapEstimate.merge([self.overlap.sample], excluding: [SavingsLedger.peersName], since: OverlapEstimate.since(window, now: self.time))
+    }
 
     /// Every caller but the peers' pseudo-caller (their texts are counted where they were asked).
     public var clientCallers: [Caller] { self.callers.filter { $0.name != SavingsLedger.peersName } }
@@ -94,7 +101,7 @@ extension ServerContext {
                           uptimeSeconds: Date().timeIntervalSince(self.startedAt)),
             callers: callers, perSecond: perSecond, perMinute: perMinute,
             overlap: .init(level: sample.level, capacity: node.savings.overlap.capacity, callers: accounts.map(\.name),
-                           entries: sample.entries.map { [$0.hash, $0.mask] }))
+                           entries: sample.entries.map { [$0.hash, $0.mask] + $0.seen.map(UInt64.init) }))
     }
 
     /// The model label of the savings figures (one model per node today).
@@ -119,5 +126,19 @@ extension SavingsPrices {
         self.perMillionTokens = s.pricePerMillionTokens
         self.perCPUHour = s.pricePerCPUHour
         self.currency = s.currency
+    }
+}
+
+extension OverlapEstimate {
+    /// The first minute a window's overlap counts. The sample keeps minutes, so "last hour" is the
+    /// current minute and the 60 before it (and "last minute" the current and the previous one).
+    public static func since(_ window: SavingsWindow, now: Double) -> UInt32 {
+        let minute = OverlapSample.minute(now)
+        switch window {
+        case .minute: return minute &- min(minute, 1)
+        case .hour: return minute &- min(minute, 60)
+        case .day: return minute &- min(minute, 1440)
+        case .total: return 0
+        }
     }
 }
