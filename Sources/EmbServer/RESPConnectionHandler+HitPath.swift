@@ -61,8 +61,13 @@ extension RESPConnectionHandler {
         return self.learnKey(textHash)
     }
 
-    /// The minute of the burst's clock (for the overlap sample's minutes).
-    var burstMinute: UInt32 { OverlapSample.minute(self.burstClock()) }
+    /// The minute of the burst's clock (for the overlap sample's minutes), once per burst.
+    var burstMinute: UInt32 {
+        if let minute = self.burstMinuteReading { return minute }
+        let minute = OverlapSample.minute(self.burstClock())
+        self.burstMinuteReading = minute
+        return minute
+    }
 
     /// A memo miss: the alias table, then the memo and the overlap sample.
     @inline(never)
@@ -259,16 +264,17 @@ extension RESPConnectionHandler {
     /// Adds the burst's hits to the shared counters and the caller's account, once, and forgets the
     /// burst's readings.
     func commitBurst() {
+        defer {
+            self.burstNow = nil
+            self.burstMinuteReading = nil
+            self.burstL2Up = nil
+        }
         if !self.burstNotes.isEmpty {
-            self.server.node.savings.overlap.note(self.burstNotes, caller: self.account.bit, minute: OverlapSample.minute(self.burstClock()))
+            self.server.node.savings.overlap.note(self.burstNotes, caller: self.account.bit, minute: self.burstMinute)
             self.burstNotes.removeAll(keepingCapacity: true)
         }
         let counts = self.burstCounts
-        guard !counts.isEmpty else {
-            self.burstNow = nil
-            self.burstL2Up = nil
-            return
-        }
+        guard !counts.isEmpty else { return }
         self.burstCounts = BurstCounts()
         let (requests, l1, hot) = (counts.requests, counts.l1, counts.hot)
         var tally = Tally()
@@ -277,8 +283,6 @@ extension RESPConnectionHandler {
         tally.add(.hot, texts: hot, tokens: counts.hotTokens)
         tally.savedSeconds = Double(counts.l1Tokens + counts.hotTokens) * self.server.node.secondsPerToken
         self.account.record(tally, now: self.burstClock())
-        self.burstNow = nil
-        self.burstL2Up = nil
         if requests > 0 {
             self.embedRequests.increment(by: Int64(requests))
             self.callerRequests.increment(by: Int64(requests))

@@ -51,6 +51,7 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// hit never adds one).
     var burstNotes: [CacheKey] = []
     var burstNow: Double?
+    var burstMinuteReading: UInt32?
     var burstL2Up: Bool?
     let knownKeys = KnownKeyMemo()
     /// EMBEDs of this burst with known keys this node owns that missed L1: one MGET on the loop.

@@ -75,7 +75,7 @@ public final class OverlapSample: Sendable {
     public func isSampled(_ key: CacheKey) -> Bool { Self.passes(Self.sampleHash(key), level: self.level.load(ordering: .relaxed)) }
 
     /// The minute (since the epoch) of `seconds`, as the sample stores it.
-    @inline(__always)
+    @inlinable
     public static func minute(_ seconds: Double) -> UInt32 { UInt32(clamping: Int64(seconds / 60)) }
 
     /// Notes that caller `bit` asked `keys` in `minute` (`OverlapSample.minute(now)`).
