@@ -63,10 +63,12 @@ enum Dashboard {
         h += "<p class=big><b data-k=\"overlap.multi_caller_keys\" data-v=\"\(o.multiCallerKeys)\">\(Self.int(Int(o.multiCallerKeys.rounded())))</b> of "
         h += "\(Self.int(Int(o.distinctKeys.rounded()))) distinct texts were asked by two or more callers"
         h += o.level == 0 ? " (exact)" : String(format: " (±%.1f%%, sampled 1 in %d)", 100 * o.multiCallerRelativeError, 1 << o.level)
-        if let lastHour = c.overlapWindows[SavingsWindow.hour.rawValue] {
-            h += "; in the last hour <b data-k=\"overlap.multi_caller_keys_1h\" data-v=\"\(lastHour.multiCallerKeys)\">\(Self.int(Int(lastHour.multiCallerKeys.rounded())))</b>"
+        h += "</p>"
+        if let lastHour = c.overlapWindows[SavingsWindow.hour.rawValue], let lastMinute = c.overlapWindows[SavingsWindow.minute.rawValue] {
+            h += "<p class=small>in the last hour: <b data-k=\"overlap.multi_caller_keys_1h\" data-v=\"\(lastHour.multiCallerKeys)\">"
+            h += "\(Self.int(Int(lastHour.multiCallerKeys.rounded())))</b> · in the last minute: \(Self.int(Int(lastMinute.multiCallerKeys.rounded())))</p>"
         }
-        h += "</p><table><thead><tr><th>callers</th><th class=n>shared texts</th><th></th></tr></thead><tbody>"
+        h += "<table><thead><tr><th>callers</th><th class=n>shared texts</th><th></th></tr></thead><tbody>"
         let top = o.pairs.first?.keys ?? 1
         for p in o.pairs {
             h += "<tr><td>\(esc(p.a)) &amp; \(esc(p.b))</td><td class=n data-k=\"pair.\(esc(p.a)).\(esc(p.b))\" data-v=\"\(p.keys)\">\(Self.int(Int(p.keys.rounded())))</td>"
