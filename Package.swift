@@ -101,5 +101,6 @@ let package = Package(
         .testTarget(name: "EmbRedisTests", dependencies: ["EmbRedis"], swiftSettings: swiftSettings),
         .testTarget(name: "CEmbKernelsTests", dependencies: ["CEmbKernels", "EmbHash"], swiftSettings: swiftSettings),
         .testTarget(name: "EmbModelTests", dependencies: ["EmbModel", "CEmbKernels"], swiftSettings: swiftSettings),
+        .testTarget(name: "EmbNodeTests", dependencies: ["EmbNode", "EmbHash"], swiftSettings: swiftSettings),
     ]
 )

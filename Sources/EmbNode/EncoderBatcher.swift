@@ -22,7 +22,14 @@ public final class EncoderBatcher: Sendable {
 
     struct Pending: Sendable {
         let ids: [Int32]
-        let continuation: CheckedContinuation<[Float], any Error>
+        let continuation: CheckedContinuation<Encoded, any Error>
+    }
+
+    /// A vector and its share of its batch's encoder time (the batch's seconds × its tokens / the
+    /// batch's tokens), which the savings ledger charges to the caller that caused it.
+    public struct Encoded: Sendable {
+        public let vector: [Float]
+        public let seconds: Double
     }
 
     private let encoder: BertEncoder
@@ -31,6 +38,9 @@ public final class EncoderBatcher: Sendable {
     private let signal = NSCondition()
     /// Batches run and texts encoded, for metrics.
     let counters = Mutex<(batches: Int, texts: Int, tokens: Int, seconds: Double)>((0, 0, 0, 0))
+    /// seconds / tokens of the counters above as Double bits, readable without the lock (the hit
+    /// path values every duplicate at it, once per read burst).
+    private let meanSecondsPerToken = Atomic<UInt64>(0)
 
     public init(encoder: BertEncoder, configuration: Configuration = Configuration()) {
         self.encoder = encoder
@@ -41,7 +51,10 @@ public final class EncoderBatcher: Sendable {
     }
 
     /// The vector of `ids`, computed in some batch. Throws `NodeError.busy` when the queue is full.
-    public func submit(_ ids: [Int32]) async throws -> [Float] {
+    public func submit(_ ids: [Int32]) async throws -> [Float] { try await self.submitTimed(ids).vector }
+
+    /// `submit`, with the text's share of the encoder time.
+    public func submitTimed(_ ids: [Int32]) async throws -> Encoded {
         try await withCheckedThrowingContinuation { continuation in
             let accepted = self.queue.withLock { q -> Bool in
                 guard !q.stopped, q.items.count < self.configuration.queueLimit else { return false }
@@ -97,13 +110,19 @@ public final class EncoderBatcher: Sendable {
             let start = Self.now()
             let vectors = self.encoder.embed(batch.map(\.ids))
             let elapsed = Self.now() - start
-            self.counters.withLock {
+            let tokens = batch.reduce(0) { $0 + $1.ids.count }
+            let mean = self.counters.withLock {
                 $0.batches += 1
                 $0.texts += batch.count
-                $0.tokens += batch.reduce(0) { $0 + $1.ids.count }
+                $0.tokens += tokens
                 $0.seconds += elapsed
+                return $0.tokens > 0 ? $0.seconds / Double($0.tokens) : 0
             }
-            for (pending, vector) in zip(batch, vectors) { pending.continuation.resume(returning: vector) }
+            self.meanSecondsPerToken.store(mean.bitPattern, ordering: .relaxed)
+            for (pending, vector) in zip(batch, vectors) {
+                let share = tokens > 0 ? elapsed * Double(pending.ids.count) / Double(tokens) : elapsed / Double(batch.count)
+                pending.continuation.resume(returning: Encoded(vector: vector, seconds: share))
+            }
         }
     }
 }
@@ -133,4 +152,7 @@ public enum NodeError: Error, Equatable, Sendable {
 extension EncoderBatcher {
     /// Batches run, texts and tokens encoded, and seconds spent in the encoder.
     public var stats: (batches: Int, texts: Int, tokens: Int, seconds: Double) { self.counters.withLock { $0 } }
+
+    /// The running mean encoder seconds per token since start (0 before the first batch).
+    public var secondsPerToken: Double { Double(bitPattern: self.meanSecondsPerToken.load(ordering: .relaxed)) }
 }

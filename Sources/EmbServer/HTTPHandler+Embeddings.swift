@@ -23,9 +23,13 @@ extension HTTPHandler {
         let node = self.server.node
         let metrics = self.server.metrics
         let utf8 = texts.map { Array($0.utf8) }
-        if self.serveAllHits(utf8, model: model, base64: base64, head: head, context: context) { return }
+        let account = node.savings.account(caller)
+        if self.serveAllHits(utf8, model: model, base64: base64, account: account, head: head, context: context) { return }
+        var tally = Tally()
+        tally.requests = 1
+        account.record(tally, now: node.now())
         self.runAsync(head, context: context) {
-            await Self.compute(node: node, metrics: metrics, texts: utf8, model: model, base64: base64)
+            await Self.compute(node: node, metrics: metrics, texts: utf8, model: model, base64: base64, account: account)
         }
     }
 
@@ -42,10 +46,11 @@ extension HTTPHandler {
     }
 
     /// The response body, or the node's error.
-    static func compute(node: EmbeddingNode, metrics: NodeMetrics, texts: [[UInt8]], model: String, base64: Bool) async -> EmbeddingsOutcome {
+    static func compute(node: EmbeddingNode, metrics: NodeMetrics, texts: [[UInt8]], model: String, base64: Bool,
+                        account: CallerAccount? = nil) async -> EmbeddingsOutcome {
         let start = DispatchTime.now().uptimeNanoseconds
         do {
-            let results = try await node.embed(texts)
+            let results = try await node.embed(texts, account: account)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             for tier in Tier.allCases {
                 let n = results.filter { $0.tier == tier }.count

@@ -43,13 +43,14 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let path = head.uri.firstIndex(of: "?").map { String(head.uri[..<$0]) } ?? head.uri
+        if self.routeSavings(head, path: path, context: context) { return }
         switch (head.method, path) {
         case (.GET, "/healthz"):
             self.respond(context, head, .ok, json: #"{"status":"ok"}"#)
         case (.GET, "/readyz"):
             self.respond(context, head, .ok, json: #"{"status":"ready","model":"all-MiniLM-L6-v2"}"#)
         case (.GET, "/metrics"):
-            self.respond(context, head, .ok, body: self.server.metrics.export(node: self.server.node, cluster: self.server.cluster), contentType: "text/plain; version=0.0.4")
+            self.respond(context, head, .ok, body: self.server.metrics.export(self.server), contentType: "text/plain; version=0.0.4")
         case (.POST, "/v1/embeddings"):
             if self.tooLarge {
                 return self.error(context, head, .payloadTooLarge, "request body over \(Self.maxBody) bytes", type: "invalid_request_error")
