@@ -72,6 +72,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Fuzz harnesses (Tests/Fuzz): a corpus replayer in a normal build, libFuzzer's target in
+        // Scripts/fuzz's instrumented one.
+        .executableTarget(
+            name: "embcache-fuzz",
+            dependencies: ["EmbRESP", "EmbServer", "EmbCluster", "EmbModel", "EmbRedis", "EmbTokenizer", nio],
+            path: "Tests/Fuzz/Harness",
+            swiftSettings: swiftSettings
+        ),
+
         .testTarget(name: "EmbHashTests", dependencies: ["EmbHash"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EmbTokenizerTests",
@@ -93,5 +102,6 @@ let package = Package(
         .testTarget(name: "EmbServerTests", dependencies: ["EmbServer"], swiftSettings: swiftSettings),
         .testTarget(name: "CEmbKernelsTests", dependencies: ["CEmbKernels", "EmbHash"], swiftSettings: swiftSettings),
         .testTarget(name: "EmbModelTests", dependencies: ["EmbModel", "CEmbKernels"], swiftSettings: swiftSettings),
+        .testTarget(name: "EmbNodeTests", dependencies: ["EmbNode", "EmbHash"], swiftSettings: swiftSettings),
     ]
 )

@@ -6,6 +6,6 @@ struct EmbCacheCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "embcache",
         abstract: "A distributed cache cluster for text embeddings (all-MiniLM-L6-v2).",
-        subcommands: [ServeCommand.self, EmbedCommand.self, TokenizeCommand.self, WarmCommand.self, BenchCommand.self]
+        subcommands: [ServeCommand.self, EmbedCommand.self, TokenizeCommand.self, WarmCommand.self, BenchCommand.self, ReportCommand.self]
     )
 }

@@ -5,6 +5,7 @@ import Yams
 extension ClusterFile {
     static let sections: [String: Set<String>] = [
         "cluster": ["name", "vnodes", "secret", "secret_env", "secret_file", "metrics_public"], "model": ["path"], "cache": ["l1_max_bytes", "ttl", "early_expiry_beta"],
+        "savings": ClusterFile.savingsKeys,
     ]
     static let nodeKeys: Set<String> = ["id", "resp", "http", "redis", "redis_password_env", "redis_password_file", "weight"]
 
@@ -67,6 +68,7 @@ extension ClusterFile {
                 file.earlyExpiryBeta = b
             }
         }
+        file.savings = try Self.savings(Self.section(top, "savings"))
         guard let nodesNode = top["nodes"] else { throw ClusterFileError(.missingField, line: Self.line(root), "missing 'nodes'") }
         guard let list = nodesNode.sequence, !list.isEmpty else { throw ClusterFileError(.badValue, line: Self.line(nodesNode), "'nodes' must be a non-empty list") }
         var addresses: [String: String] = [:]

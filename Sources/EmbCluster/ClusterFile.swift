@@ -36,6 +36,8 @@ public struct ClusterFile: Sendable, Equatable {
     public var ttlSeconds: Double = 24 * 3600
     public var earlyExpiryBeta = 1.0
     public var nodes: [Node] = []
+    /// Prices of the savings figures, and the audit log (ClusterFile+Savings.swift).
+    public var savings = Savings()
     /// Unknown keys, reported but not fatal.
     public var warnings: [ClusterFileError] = []
 

@@ -2,7 +2,9 @@
 import Foundation
 
 extension SafeTensorsFile {
-    static func validate(_ file: UnsafeRawBufferPointer, path: String) throws -> [String: SafeTensorInfo] {
+    /// The tensors a whole safetensors file (`file`: its bytes, at least 8) declares, or the first
+    /// thing wrong with it. Public for the fuzz harness; `init(path:)` is how the node reads a model.
+    public static func validate(_ file: UnsafeRawBufferPointer, path: String) throws -> [String: SafeTensorInfo] {
         let headerLength = file.loadUnaligned(as: UInt64.self).littleEndian
         guard headerLength <= UInt64(Self.maxHeaderBytes) else {
             throw SafeTensorsError(.headerTooLarge, "\(path): header of \(headerLength) bytes exceeds \(Self.maxHeaderBytes)")

@@ -10,41 +10,67 @@ extension EmbeddingNode {
     /// answered. Throws NodeError for invalid input or when the encoder queue is full.
     /// `l2Missed`: the caller has just asked this node's Redis for these (owned) keys and found
     /// nothing usable, so they are served here without asking again (L1, then computation).
-    public func embed(_ texts: [[UInt8]], forwarded: Bool = false, l2Missed: Bool = false) async throws -> [(vector: [UInt8], tier: Tier)] {
+    /// `account`: the caller the texts are charged to in the savings ledger (nil: not accounted).
+    public func embed(_ texts: [[UInt8]], forwarded: Bool = false, l2Missed: Bool = false,
+                      account: CallerAccount? = nil) async throws -> [(vector: [UInt8], tier: Tier)] {
         guard texts.count <= self.configuration.maxBatchTexts else {
             throw NodeError.tooManyTexts(count: texts.count, limit: self.configuration.maxBatchTexts)
         }
         var keys: [CacheKey] = []
         var ids: [[Int32]?] = []
+        var tokens: [Int] = []
         for (i, text) in texts.enumerated() {
             guard text.count <= self.configuration.maxTextBytes else {
                 throw NodeError.textTooLarge(index: i, bytes: text.count, limit: self.configuration.maxTextBytes)
             }
-            let known = text.withUnsafeBytes { self.aliasedKey($0) }
+            let known = text.withUnsafeBytes { self.knownKeyAndTokens(textHash: Self.textHash($0)) }
             if let known {
-                keys.append(known)
+                keys.append(known.key)
                 ids.append(nil)
+                tokens.append(known.tokens)
             } else {
                 guard let k = text.withUnsafeBytes({ self.key(of: $0) }) else { throw NodeError.invalidUTF8(index: i) }
                 keys.append(k.key)
                 ids.append(k.ids)
+                tokens.append(k.ids.count)
                 text.withUnsafeBytes { self.remember($0, as: k.key, tokens: k.ids.count) }
             }
         }
-        let answered: [(vector: [UInt8], tier: Tier)]
+        let start = self.clock()
+        let answered: [Answer]
         if let router = self.router, !forwarded, !l2Missed {
             answered = try await self.routed(texts, keys: keys, ids: ids, router: router)
         } else {
             answered = try await self.lookupLocal(texts, keys: keys, ids: ids, askL2: !l2Missed)
         }
         for r in answered { self.tierCounts.add(r.tier, 1) }
-        return answered
+        if let account {
+            self.account(answered, keys: keys, tokens: tokens, to: account)
+            if let audit = self.savings.audit {
+                let now = self.clock()
+                let micros = Int(((now - start) * 1e6).rounded())
+                for (i, a) in answered.enumerated() {
+                    audit.write(time: now, caller: account.name, key: keys[i], tier: a.tier, latencyMicros: micros, tokens: tokens[i])
+                }
+            }
+        }
+        return answered.map { ($0.vector, $0.tier) }
+    }
+
+    /// One text's answer inside the lookup path: with what the savings ledger needs besides the tier.
+    struct Answer: Sendable {
+        var vector: [UInt8]
+        var tier: Tier
+        /// Encoder seconds spent on it here (tier computed).
+        var encoderSeconds = 0.0
+        /// Forwarded, and its owner had to compute it (or could not say).
+        var ownerComputed = false
     }
 
     /// The local path (this node owns the keys): L1, one L2 MGET, then single-flight computation.
-    func lookupLocal(_ texts: [[UInt8]], keys: [CacheKey], ids: [[Int32]?], askL2: Bool = true) async throws -> [(vector: [UInt8], tier: Tier)] {
+    func lookupLocal(_ texts: [[UInt8]], keys: [CacheKey], ids: [[Int32]?], askL2: Bool = true) async throws -> [Answer] {
         let now = self.clock()
-        var results = [(vector: [UInt8], tier: Tier)?](repeating: nil, count: texts.count)
+        var results = [Answer?](repeating: nil, count: texts.count)
         var missing: [Int] = []
         for (i, key) in keys.enumerated() {
             guard self.l1Enabled else {
@@ -53,7 +79,7 @@ extension EmbeddingNode {
             }
             switch self.l1.lookup(Self.lruKey(key), now: now, { Array($0) }) {
             case .hit(let v, let refresh):
-                results[i] = (v, .l1)
+                results[i] = Answer(vector: v, tier: .l1)
                 if refresh { self.refresh(key, text: texts[i]) }
             case .miss:
                 missing.append(i)
@@ -75,23 +101,25 @@ extension EmbeddingNode {
                 }
                 missing = missing.filter { i in
                     guard let r = found[keys[i]] else { return true }
-                    results[i] = (r.vector, .l2)
+                    results[i] = Answer(vector: r.vector, tier: .l2)
                     return false
                 }
             }
         }
         if !missing.isEmpty {
-            try await withThrowingTaskGroup(of: (Int, [UInt8], Tier).self) { group in
+            try await withThrowingTaskGroup(of: (Int, Answer).self) { group in
                 for i in missing {
                     let key = keys[i]
                     let tokenIDs = ids[i]
                     let text = texts[i]
                     group.addTask {
                         let (computed, shared) = try await self.compute(key, ids: tokenIDs, text: text)
-                        return (i, computed.vector, shared || computed.reused ? .coalesced : .computed)
+                        // Joiners of a flight (and late joiners that found it in L1) spent nothing.
+                        let tier: Tier = shared || computed.reused ? .coalesced : .computed
+                        return (i, Answer(vector: computed.vector, tier: tier, encoderSeconds: tier == .computed ? computed.encoderSeconds : 0))
                     }
                 }
-                for try await (i, vector, tier) in group { results[i] = (vector, tier) }
+                for try await (i, answer) in group { results[i] = answer }
             }
         }
         return results.map { $0! }
@@ -103,17 +131,17 @@ extension EmbeddingNode {
             // A flight for this key may have ended between our L1 miss and now (its result is in
             // L1 by then): look again before computing, so a key is computed once, not twice.
             if self.l1Enabled, case .hit(let v, _) = self.l1.lookup(Self.lruKey(key), now: self.clock(), { Array($0) }) {
-                return Computed(vector: v, delta: 0, reused: true)
+                return Computed(vector: v, delta: 0, reused: true, encoderSeconds: 0)
             }
             let start = self.clock()
             let tokenIDs = ids ?? text.withUnsafeBytes { self.key(of: $0)?.ids } ?? []
-            let floats = try await self.batcher.submit(tokenIDs)
-            let vector = floats.withUnsafeBytes { Array($0) }  // float32, little-endian on every platform we build for
+            let encoded = try await self.batcher.submitTimed(tokenIDs)
+            let vector = encoded.vector.withUnsafeBytes { Array($0) }  // float32, little-endian on every platform we build for
             let delta = self.clock() - start
             let now = self.clock()
             if self.l1Enabled { vector.withUnsafeBytes { self.l1.insert(Self.lruKey(key), value: $0, now: now, ttl: self.configuration.ttl, delta: delta) } }
             self.l2?.enqueueSet(key.hex, L2Record(createdAt: now, delta: Float(delta), vector: vector), ttlSeconds: Int(self.configuration.ttl.rounded(.up)))
-            return Computed(vector: vector, delta: delta, reused: false)
+            return Computed(vector: vector, delta: delta, reused: false, encoderSeconds: encoded.seconds)
         }
     }
 

@@ -49,16 +49,20 @@ public final class EmbeddingNode: Sendable {
     public let router: (any PeerRouter)?
     /// Recently fetched vectors of keys other nodes own (groupcache's hotCache): small, short TTL.
     let hotCache: EmbeddingLRU
+    /// Who asked for what, what answered, what it cost and saved (Savings/SavingsLedger.swift).
+    public let savings: SavingsLedger
 
     struct Computed: Sendable {
         let vector: [UInt8]
         let delta: Double
         /// Found in L1 by a late joiner after the flight that computed it had ended.
         let reused: Bool
+        /// Its share of the encoder time of its batch.
+        let encoderSeconds: Double
     }
 
     public init(model: EmbeddingModel, configuration: NodeConfiguration, l2: RedisL2?, router: (any PeerRouter)? = nil,
-                clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+                savings: SavingsLedger = SavingsLedger(), clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.router = router
         self.hotCache = EmbeddingLRU(LRUConfiguration(maxBytes: configuration.hotCacheMaxBytes, valueBytes: Self.vectorBytes, earlyExpiryBeta: 0))
         self.model = model
@@ -70,6 +74,8 @@ public final class EmbeddingNode: Sendable {
                                                 earlyExpiryBeta: configuration.earlyExpiryBeta))
         self.aliases = EmbeddingLRU(LRUConfiguration(maxBytes: configuration.aliasMaxBytes, valueBytes: Self.aliasValueBytes, earlyExpiryBeta: 0))
         self.batcher = EncoderBatcher(encoder: model.encoder, configuration: configuration.batcher)
+        self.savings = savings
+        self.savings.calibrate(secondsPerToken: Self.calibrate(model.encoder))
     }
 
     /// Keeps a vector fetched from its owner in the hot cache, and counts the forward.
@@ -115,11 +121,6 @@ public final class EmbeddingNode: Sendable {
 
     static func lruKey(_ key: CacheKey) -> LRUKey { LRUKey(high: key.hash.high, low: key.hash.low) }
 
-    /// The cache key of a text known through the alias table, without tokenizing.
-    func aliasedKey(_ text: UnsafeRawBufferPointer) -> CacheKey? {
-        self.knownKey(textHash: Self.textHash(text))
-    }
-
     /// An alias entry's value: the cache key (16 bytes) and the token count (8).
     static let aliasValueBytes = 24
 
@@ -129,13 +130,21 @@ public final class EmbeddingNode: Sendable {
     public static func textHash(_ text: UnsafeRawBufferPointer) -> Hash128 { XXH3.hash128(text) }
 
     /// The cache key of a text already seen, by its `textHash`; nil if unknown.
-    public func knownKey(textHash: Hash128) -> CacheKey? {
-        var key: CacheKey? = nil
+    public func knownKey(textHash: Hash128) -> CacheKey? { self.knownKeyAndTokens(textHash: textHash)?.key }
+
+    /// The cache key and token count of a text already seen, by its `textHash`, in one read of the
+    /// alias table (the hit paths need both: the key to serve, the count for `usage` and the savings).
+    public func knownKeyAndTokens(textHash: Hash128) -> (key: CacheKey, tokens: Int)? {
+        var found: (CacheKey, Int)? = nil
         _ = self.aliases.read(LRUKey(high: textHash.high, low: textHash.low), now: 0) { bytes in
-            key = CacheKey(Hash128(high: bytes.loadUnaligned(as: UInt64.self), low: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+            found = (CacheKey(Hash128(high: bytes.loadUnaligned(as: UInt64.self), low: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))),
+                     Int(bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self)))
         }
-        return key
+        return found
     }
+
+    /// The most texts one request may carry.
+    public var maxBatchTexts: Int { self.configuration.maxBatchTexts }
 
     /// Files a text's key, and its token count (for HTTP's `usage`, so a hit need not tokenize).
     func remember(_ text: UnsafeRawBufferPointer, as key: CacheKey, tokens: Int) {

@@ -1,10 +1,13 @@
-// The dynamic batcher in front of the encoder: misses from all connections wait in one bounded queue
-// and are run together, up to `maxBatch` texts or after `maxWait`, whichever comes first — batch 32
-// is ~1.5x the throughput of batch 1 on this model (Docs/benchmarks.md). Texts are taken shortest
-// first within the window, so a batch wastes no work on mixed lengths (the encoder does not pad, but
-// attention per text and the GEMM row tiles favour similar sizes). The encoder runs on its own thread:
-// it is CPU-bound for milliseconds and must not hold a Swift-concurrency or event-loop thread.
-// When the queue is full, `submit` throws `NodeError.busy` instead of growing (RESP -BUSY, HTTP 503).
+// The dynamic batcher in front of the encoder: misses from all connections wait in one bounded queue,
+// and whenever the encoder is free it takes what is queued, up to `maxBatch` texts (batch 32 is ~1.5x
+// the throughput of batch 1 on this model, Docs/benchmarks.md). It never waits for a fuller batch:
+// while one batch computes, the next one gathers by itself (continuous batching, as TEI does), so
+// under load batches fill up and a lone miss is computed at once. (Until 2026-12-03 it waited up to
+// 2 ms for 32 texts; with 16 concurrent clients that was 2 ms of idle encoder per batch.) Texts are
+// taken shortest first among those waiting, so a batch holds similar lengths (attention per text and
+// the GEMM row tiles favour them). The encoder runs on its own thread: it is CPU-bound for
+// milliseconds and must not hold a Swift-concurrency or event-loop thread. When the queue is full,
+// `submit` throws `NodeError.busy` instead of growing (RESP -BUSY, HTTP 503).
 import EmbModel
 import Foundation
 import Synchronization
@@ -13,15 +16,20 @@ import Synchronization
 public final class EncoderBatcher: Sendable {
     public struct Configuration: Sendable {
         public var maxBatch = 32
-        public var maxWait = 0.002
         public var queueLimit = 4096
         public init() {}
     }
 
     struct Pending: Sendable {
         let ids: [Int32]
-        let enqueued: Double
-        let continuation: CheckedContinuation<[Float], any Error>
+        let continuation: CheckedContinuation<Encoded, any Error>
+    }
+
+    /// A vector and its share of its batch's encoder time (the batch's seconds × its tokens / the
+    /// batch's tokens), which the savings ledger charges to the caller that caused it.
+    public struct Encoded: Sendable {
+        public let vector: [Float]
+        public let seconds: Double
     }
 
     private let encoder: BertEncoder
@@ -30,6 +38,9 @@ public final class EncoderBatcher: Sendable {
     private let signal = NSCondition()
     /// Batches run and texts encoded, for metrics.
     let counters = Mutex<(batches: Int, texts: Int, tokens: Int, seconds: Double)>((0, 0, 0, 0))
+    /// seconds / tokens of the counters above as Double bits, readable without the lock (the hit
+    /// path values every duplicate at it, once per read burst).
+    private let meanSecondsPerToken = Atomic<UInt64>(0)
 
     public init(encoder: BertEncoder, configuration: Configuration = Configuration()) {
         self.encoder = encoder
@@ -40,11 +51,14 @@ public final class EncoderBatcher: Sendable {
     }
 
     /// The vector of `ids`, computed in some batch. Throws `NodeError.busy` when the queue is full.
-    public func submit(_ ids: [Int32]) async throws -> [Float] {
+    public func submit(_ ids: [Int32]) async throws -> [Float] { try await self.submitTimed(ids).vector }
+
+    /// `submit`, with the text's share of the encoder time.
+    public func submitTimed(_ ids: [Int32]) async throws -> Encoded {
         try await withCheckedThrowingContinuation { continuation in
             let accepted = self.queue.withLock { q -> Bool in
                 guard !q.stopped, q.items.count < self.configuration.queueLimit else { return false }
-                q.items.append(Pending(ids: ids, enqueued: Self.now(), continuation: continuation))
+                q.items.append(Pending(ids: ids, continuation: continuation))
                 return true
             }
             if accepted {
@@ -75,19 +89,13 @@ public final class EncoderBatcher: Sendable {
             var batch: [Pending] = []
             self.signal.lock()
             while true {
-                let (count, oldest, stopped) = self.queue.withLock { ($0.items.count, $0.items.first?.enqueued, $0.stopped) }
+                let (count, stopped) = self.queue.withLock { ($0.items.count, $0.stopped) }
                 if count == 0 && stopped {
                     self.signal.unlock()
                     return
                 }
-                if count >= self.configuration.maxBatch || stopped { break }
-                if let oldest {
-                    let wait = oldest + self.configuration.maxWait - Self.now()
-                    if wait <= 0 { break }
-                    _ = self.signal.wait(until: Date().addingTimeInterval(wait))
-                } else {
-                    self.signal.wait()
-                }
+                if count > 0 { break }  // whatever is queued is the batch: never wait for more
+                self.signal.wait()
             }
             self.signal.unlock()
             batch = self.queue.withLock { q in
@@ -102,13 +110,19 @@ public final class EncoderBatcher: Sendable {
             let start = Self.now()
             let vectors = self.encoder.embed(batch.map(\.ids))
             let elapsed = Self.now() - start
-            self.counters.withLock {
+            let tokens = batch.reduce(0) { $0 + $1.ids.count }
+            let mean = self.counters.withLock {
                 $0.batches += 1
                 $0.texts += batch.count
-                $0.tokens += batch.reduce(0) { $0 + $1.ids.count }
+                $0.tokens += tokens
                 $0.seconds += elapsed
+                return $0.tokens > 0 ? $0.seconds / Double($0.tokens) : 0
             }
-            for (pending, vector) in zip(batch, vectors) { pending.continuation.resume(returning: vector) }
+            self.meanSecondsPerToken.store(mean.bitPattern, ordering: .relaxed)
+            for (pending, vector) in zip(batch, vectors) {
+                let share = tokens > 0 ? elapsed * Double(pending.ids.count) / Double(tokens) : elapsed / Double(batch.count)
+                pending.continuation.resume(returning: Encoded(vector: vector, seconds: share))
+            }
         }
     }
 }
@@ -138,4 +152,7 @@ public enum NodeError: Error, Equatable, Sendable {
 extension EncoderBatcher {
     /// Batches run, texts and tokens encoded, and seconds spent in the encoder.
     public var stats: (batches: Int, texts: Int, tokens: Int, seconds: Double) { self.counters.withLock { $0 } }
+
+    /// The running mean encoder seconds per token since start (0 before the first batch).
+    public var secondsPerToken: Double { Double(bitPattern: self.meanSecondsPerToken.load(ordering: .relaxed)) }
 }

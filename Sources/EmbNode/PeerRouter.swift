@@ -7,8 +7,9 @@ import EmbLRU
 public protocol PeerRouter: Sendable {
     /// The id of the up node that owns `key`, or nil when that is this node.
     func remoteOwner(of key: CacheKey) -> String?
-    /// The vectors of `texts` from `peer`, which serves them as their owner and never forwards again.
-    func fetch(_ texts: [[UInt8]], from peer: String) async throws -> [[UInt8]]
+    /// The vectors of `texts` from `peer`, which serves them as their owner and never forwards again,
+    /// each with whether the owner had to compute it (true too when the owner did not say).
+    func fetch(_ texts: [[UInt8]], from peer: String) async throws -> [(vector: [UInt8], computed: Bool)]
     /// A forward to `peer` failed: mark it down so the ring skips it until it answers again.
     func reportFailure(_ peer: String)
     /// The tier that would serve `text` on `peer` ("l1", "l2" or "miss"), changing nothing.
@@ -21,8 +22,8 @@ extension EmbeddingNode {
     /// Splits the texts by owner: local keys take the local path; the others are answered by the hot
     /// cache or fetched from their owners, concurrently, one request per owner. A failed owner is
     /// reported down and its texts are routed again (to the next node clockwise, or here).
-    func routed(_ texts: [[UInt8]], keys: [CacheKey], ids: [[Int32]?], router: any PeerRouter) async throws -> [(vector: [UInt8], tier: Tier)] {
-        var results = [(vector: [UInt8], tier: Tier)?](repeating: nil, count: texts.count)
+    func routed(_ texts: [[UInt8]], keys: [CacheKey], ids: [[Int32]?], router: any PeerRouter) async throws -> [Answer] {
+        var results = [Answer?](repeating: nil, count: texts.count)
         var pending = Array(texts.indices)
         for _ in 0..<3 {  // at most two re-routes after failures, then everything is served here
             var local: [Int] = []
@@ -34,7 +35,7 @@ extension EmbeddingNode {
                     continue
                 }
                 if self.configuration.hotCacheMaxBytes > 0, case .hit(let v, _) = self.hotCache.lookup(Self.lruKey(keys[i]), now: now, { Array($0) }) {
-                    results[i] = (v, .hot)
+                    results[i] = Answer(vector: v, tier: .hot)
                 } else {
                     remote[owner, default: []].append(i)
                 }
@@ -44,12 +45,12 @@ extension EmbeddingNode {
                 for (i, a) in zip(local, answers) { results[i] = a }
             }
             pending = []
-            let fetched = await withTaskGroup(of: (String, [Int], [[UInt8]]?).self) { group in
+            let fetched = await withTaskGroup(of: (String, [Int], [(vector: [UInt8], computed: Bool)]?).self) { group in
                 for (peer, indices) in remote {
                     let batch = indices.map { texts[$0] }
                     group.addTask { (peer, indices, try? await router.fetch(batch, from: peer)) }
                 }
-                var all: [(String, [Int], [[UInt8]]?)] = []
+                var all: [(String, [Int], [(vector: [UInt8], computed: Bool)]?)] = []
                 for await r in group { all.append(r) }
                 return all
             }
@@ -59,8 +60,8 @@ extension EmbeddingNode {
                     pending += indices
                     continue
                 }
-                for (i, v) in zip(indices, vectors) {
-                    results[i] = (v, .forwarded)
+                for (i, (v, computed)) in zip(indices, vectors) {
+                    results[i] = Answer(vector: v, tier: .forwarded, ownerComputed: computed)
                     if self.configuration.hotCacheMaxBytes > 0 { v.withUnsafeBytes {
                         self.hotCache.insert(Self.lruKey(keys[i]), value: $0, now: self.clock(), ttl: self.configuration.hotCacheTTL, delta: 0)
                     } }

@@ -1,5 +1,5 @@
-// The bearer token on HTTP: with a cluster secret, `/v1/*` (and `/metrics`, unless the cluster file
-// says `metrics_public: true`) needs `Authorization: Bearer <secret>` — what the `openai` client
+// The bearer token on HTTP: with a cluster secret, `/v1/*` (and `/metrics`, `/savings…` and the
+// dashboard, unless the cluster file says `metrics_public: true`) needs `Authorization: Bearer <secret>` — what the `openai` client
 // sends as its api_key. A missing or wrong token gets OpenAI's 401 shape. `/healthz` and `/readyz`
 // stay open (load balancers and orchestrators probe them without credentials). Tokens are compared
 // in constant time and throttled per client address exactly as RESP passwords are (AuthThrottle):
@@ -9,10 +9,13 @@ import NIOCore
 import NIOHTTP1
 
 extension HTTPHandler {
-    /// Whether `path` needs the bearer token when a secret is set.
+    /// Whether `path` needs the bearer token when a secret is set. The observability routes
+    /// (/metrics, /savings…, the dashboard at / and /dashboard) name callers and their traffic:
+    /// closed too, unless the cluster file says `metrics_public: true`.
     func requiresAuth(_ path: String) -> Bool {
         if path.hasPrefix("/v1/") || path == "/v1" { return true }
-        return path == "/metrics" && !self.server.metricsPublic
+        let observability = path == "/metrics" || path == "/savings" || path.hasPrefix("/savings/") || path == "/" || path == "/dashboard"
+        return observability && !self.server.metricsPublic
     }
 
     /// Whether the request may be served now. False: it was answered (401), or it will be routed

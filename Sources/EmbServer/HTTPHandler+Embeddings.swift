@@ -1,7 +1,5 @@
-// POST /v1/embeddings: {"input": string | [string], "model"?, "encoding_format"?: "float" | "base64",
-// "user"?} → OpenAI's list of embeddings with usage. Token arrays as input (also allowed by OpenAI,
-// and LangChain's default) are refused with a 400 that names the fix: ids of another tokenizer
-// cannot be embedded here, and guessing would serve wrong vectors.
+// POST /v1/embeddings → OpenAI's list of embeddings with usage. The body is parsed and checked by
+// EmbeddingsRequest; cached texts are answered on the event loop (HTTPHandler+Hits), the rest here.
 import EmbNode
 import Foundation
 import NIOCore
@@ -9,58 +7,30 @@ import NIOHTTP1
 
 extension HTTPHandler {
     func embeddings(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(self.bodyBytes())) as? [String: Any] else {
-            return self.error(context, head, .badRequest, "the body must be a JSON object", type: "invalid_request_error")
+        let request: EmbeddingsRequest
+        switch EmbeddingsRequest.parse(self.bodyBytes()) {
+        case .success(let parsed): request = parsed
+        case .failure(let refusal):
+            return self.error(context, head, .badRequest, refusal.message, type: "invalid_request_error", param: refusal.param, code: refusal.code)
         }
-        var texts: [String]
-        switch object["input"] {
-        case let s as String: texts = [s]
-        case let a as [Any] where a.allSatisfy({ $0 is String }): texts = a.map { $0 as! String }
-        case nil: return self.error(context, head, .badRequest, "'input' is required", type: "invalid_request_error", param: "input")
-        case let a as [Any] where Self.isTokenIDs(a):
-            return self.error(context, head, .badRequest, Self.tokenIDsRefusal, type: "invalid_request_error", param: "input", code: "token_ids_not_supported")
-        default:
-            return self.error(context, head, .badRequest, "'input' must be a string or an array of strings", type: "invalid_request_error", param: "input")
-        }
-        guard !texts.isEmpty else {
-            return self.error(context, head, .badRequest, "'input' must not be an empty array", type: "invalid_request_error", param: "input")
-        }
-        let model = object["model"] as? String ?? "all-MiniLM-L6-v2"
+        let (texts, model, base64) = (request.texts, request.model, request.base64)
         guard self.server.modelNames.contains(model) else {
             return self.error(context, head, .notFound, "The model '\(model)' does not exist; this node serves all-MiniLM-L6-v2",
                               type: "invalid_request_error", param: "model", code: "model_not_found")
         }
-        let format = object["encoding_format"] as? String ?? "float"
-        guard format == "float" || format == "base64" else {
-            return self.error(context, head, .badRequest, "'encoding_format' must be 'float' or 'base64'", type: "invalid_request_error", param: "encoding_format")
-        }
-        let caller = self.server.callerLabel((object["user"] as? String) ?? head.headers.first(name: "X-Caller"))
+        let caller = self.server.callerLabel(request.user ?? head.headers.first(name: "X-Caller"))
         self.server.metrics.request("http", "embeddings", caller: caller)
         let node = self.server.node
         let metrics = self.server.metrics
         let utf8 = texts.map { Array($0.utf8) }
-        let base64 = format == "base64"
+        let account = node.savings.account(caller)
+        if self.serveAllHits(utf8, model: model, base64: base64, account: account, head: head, context: context) { return }
+        var tally = Tally()
+        tally.requests = 1
+        account.record(tally, now: node.now())
         self.runAsync(head, context: context) {
-            await Self.compute(node: node, metrics: metrics, texts: utf8, model: model, base64: base64)
+            await Self.compute(node: node, metrics: metrics, texts: utf8, model: model, base64: base64, account: account)
         }
-    }
-
-    /// Why token-id input is refused, and the fix for the client that sends it by default.
-    static let tokenIDsRefusal = "'input' is an array of token ids. This node embeds text with its own WordPiece tokenizer; "
-        + "ids from another tokenizer (tiktoken's cl100k) would give wrong vectors, so send the texts as strings. "
-        + "LangChain's OpenAIEmbeddings sends token ids by default: pass check_embedding_ctx_length=False."
-
-    /// `[1, 2, 3]` or `[[1, 2], [3]]`: OpenAI's token-array input forms (integers; JSONSerialization
-    /// types true/false as "c" and fractions as "d", and neither is a token id).
-    static func isTokenIDs(_ input: [Any]) -> Bool {
-        func isNumber(_ x: Any) -> Bool {
-            guard let n = x as? NSNumber else { return false }
-            let type = String(cString: n.objCType)
-            return type != "c" && type != "d" && type != "f"
-        }
-        guard let first = input.first else { return false }
-        if isNumber(first) { return input.allSatisfy(isNumber) }
-        return input.allSatisfy { ($0 as? [Any]).map { !$0.isEmpty && $0.allSatisfy(isNumber) } ?? false }
     }
 
     private func runAsync(_ head: HTTPRequestHead, context: ChannelHandlerContext, _ work: @escaping @Sendable () async -> EmbeddingsOutcome) {
@@ -78,10 +48,11 @@ extension HTTPHandler {
     }
 
     /// The response body, or the node's error.
-    static func compute(node: EmbeddingNode, metrics: NodeMetrics, texts: [[UInt8]], model: String, base64: Bool) async -> EmbeddingsOutcome {
+    static func compute(node: EmbeddingNode, metrics: NodeMetrics, texts: [[UInt8]], model: String, base64: Bool,
+                        account: CallerAccount? = nil) async -> EmbeddingsOutcome {
         let start = DispatchTime.now().uptimeNanoseconds
         do {
-            let results = try await node.embed(texts)
+            let results = try await node.embed(texts, account: account)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             for tier in Tier.allCases {
                 let n = results.filter { $0.tier == tier }.count
@@ -116,29 +87,14 @@ extension HTTPHandler {
 
     private func bodyBytes() -> [UInt8] { Array(self.bodyView) }
 
-    /// The response JSON, written by hand: 384 floats per text in "%.9g" (exact float32 round trip).
+    /// The response JSON, written by hand (ByteBuffer+EmbeddingsJSON.swift).
     static func render(_ vectors: [[UInt8]], model: String, base64: Bool, tokens: Int) -> ByteBuffer {
         var out = ByteBuffer()
-        out.writeString(#"{"object":"list","data":["#)
+        out.writeEmbeddingsHeader()
         for (i, vector) in vectors.enumerated() {
-            if i > 0 { out.writeString(",") }
-            out.writeString(#"{"object":"embedding","index":\#(i),"embedding":"#)
-            if base64 {
-                out.writeString("\"" + Data(vector).base64EncodedString() + "\"")
-            } else {
-                out.writeString("[")
-                vector.withUnsafeBytes { raw in
-                    for j in 0..<(raw.count / 4) {
-                        if j > 0 { out.writeString(",") }
-                        let f = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self)))
-                        out.writeString("\(f)")
-                    }
-                }
-                out.writeString("]")
-            }
-            out.writeString("}")
+            vector.withUnsafeBytes { out.writeEmbedding(index: i, $0, base64: base64) }
         }
-        out.writeString(#"],"model":"\#(model)","usage":{"prompt_tokens":\#(tokens),"total_tokens":\#(tokens)}}"#)
+        out.writeEmbeddingsFooter(model: model, tokens: tokens)
         return out
     }
 }

@@ -21,6 +21,11 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// The request being computed and its timeout (HTTPHandler+Timeout).
     var inFlight: (id: Int, timer: Scheduled<Void>)?
     var requestIDs = 0
+    /// Metric handles for hits answered on the event loop, looked up once per connection.
+    lazy var hitMetrics = (l1: self.server.metrics.tierCounter(.l1), hot: self.server.metrics.tierCounter(.hot),
+                           l1Latency: self.server.metrics.latency(.l1))
+    /// Hits answered on the event loop; their latency is recorded one in 16, as RESP's are.
+    var hitsServed = 0
 
     init(server: ServerContext) {
         self.server = server
@@ -42,15 +47,16 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+        let path = head.uri.firstIndex(of: "?").map { String(head.uri[..<$0]) } ?? head.uri
         guard self.admit(head, path: path, context: context) else { return }  // HTTPHandler+Auth
+        if self.routeSavings(head, path: path, context: context) { return }
         switch (head.method, path) {
         case (.GET, "/healthz"):
             self.respond(context, head, .ok, json: #"{"status":"ok"}"#)
         case (.GET, "/readyz"):
             self.respond(context, head, .ok, json: #"{"status":"ready","model":"all-MiniLM-L6-v2"}"#)
         case (.GET, "/metrics"):
-            self.respond(context, head, .ok, body: self.server.metrics.export(node: self.server.node, cluster: self.server.cluster), contentType: "text/plain; version=0.0.4")
+            self.respond(context, head, .ok, body: self.server.metrics.export(self.server), contentType: "text/plain; version=0.0.4")
         case (.POST, "/v1/embeddings"):
             if self.tooLarge {
                 return self.error(context, head, .payloadTooLarge, "request body over \(Self.maxBody) bytes", type: "invalid_request_error")

@@ -3,7 +3,7 @@ import EmbNode
 import Foundation
 
 enum InfoReport {
-    static let sections = ["server", "clients", "cluster", "l1", "l2", "encoder", "tiers"]
+    static let sections = ["server", "clients", "cluster", "l1", "l2", "encoder", "tiers", "callers", "savings"]
 
     static func render(_ server: ServerContext, section: String?) -> String {
         let node = server.node
@@ -59,6 +59,11 @@ enum InfoReport {
         ])
         let tiers = node.tiers
         emit("tiers", Tier.allCases.map { ("served_\($0.rawValue)", tiers[$0, default: 0]) })
+        if section == nil || ["all", "everything", "callers", "savings"].contains(section!) {
+            let snapshot = server.savingsSnapshot()
+            emit("callers", SavingsInfo.callers(snapshot))
+            emit("savings", SavingsInfo.savings(snapshot))
+        }
         return out
     }
 }

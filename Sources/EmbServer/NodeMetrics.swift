@@ -70,6 +70,11 @@ public final class NodeMetrics: Sendable {
         self.latency(tier).record(.nanoseconds(Int64(seconds * 1e9)))
     }
 
+    /// Everything GET /metrics shows: the registry, the gauges, and the savings counters.
+    func export(_ server: ServerContext) -> String {
+        self.export(node: server.node, cluster: server.cluster) + SavingsMetrics.render(server.savingsSnapshot())
+    }
+
     /// Gauges read at scrape time from the node's own counters.
     func export(node: EmbeddingNode, cluster: ClusterRouter? = nil) -> String {
         var out: [UInt8] = []

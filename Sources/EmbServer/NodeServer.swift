@@ -78,6 +78,16 @@ public func buildNode(_ options: NodeOptions, logger: Logger) async throws -> Bu
     }
     var router: ClusterRouter? = nil
     var reload: (@Sendable () -> Result<Void, any Error>)? = nil
+    // The savings ledger outlives reloads: a reload applies the file's new prices, the accounts stay.
+    let ledger = SavingsLedger()
+    if let file = options.cluster {
+        ledger.prices = SavingsPrices(file.savings)
+        // "{node}" in the path is the node's id: nodes of one machine share a cluster file.
+        if let path = file.savings.auditLog?.replacingOccurrences(of: "{node}", with: options.nodeID) {
+            ledger.audit = AuditLog(path: path, maxBytes: file.savings.auditLogMaxBytes)
+            if ledger.audit == nil { logger.warning("cannot write the audit log; it stays off", metadata: ["savings.audit_log": "\(path)"]) }
+        }
+    }
     if let file = options.cluster {
         let r = ClusterRouter(file: file, selfID: options.nodeID, logger: logger)
         router = r
@@ -89,11 +99,12 @@ public func buildNode(_ options: NodeOptions, logger: Logger) async throws -> Bu
                     let next = try ClusterFile.load(path: path)
                     _ = try next.node(nodeID)
                     r.reload(next)
+                    ledger.prices = SavingsPrices(next.savings)
                 }
             }
         }
     }
-    let node = EmbeddingNode(model: model, configuration: options.node, l2: l2, router: router)
+    let node = EmbeddingNode(model: model, configuration: options.node, l2: l2, router: router, savings: ledger)
     let context = ServerContext(node: node, nodeID: options.nodeID, secret: options.secret, metrics: NodeMetrics(),
                                 cluster: router, reload: reload, metricsPublic: options.metricsPublic, limits: options.limits)
     let limits = RESPLimits(maxBulkLength: options.node.maxTextBytes, maxArguments: options.node.maxBatchTexts + 1)
@@ -150,5 +161,6 @@ struct DrainService: Service {
         try? await gracefulShutdown()
         self.node.batcher.stop()
         await self.node.l2?.shutdown()
+        self.node.savings.audit?.stop()
     }
 }

@@ -17,7 +17,9 @@ extension RESPConnectionHandler {
             guard args.count == 2 else { return self.complete(sequence, Self.arity("EMBED")) }
             return self.embed(args[1], sequence: sequence, context: context)
         }
-        if command.hasName("PEER.MEMBED") && self.authenticated && args.count >= 2 && self.serveAllFromL1(args.dropFirst(), owned: true, sequence: sequence) {
+        if command.hasName("PEER.MEMBED") && self.authenticated && args.count >= 2 && self.markPeerLink()
+            && self.serveAllFromL1(args.dropFirst(), owned: true, sequence: sequence)
+        {
             return  // a forwarded hit: answered on the event loop
         }
         let name = String(buffer: first).uppercased()
@@ -28,6 +30,7 @@ extension RESPConnectionHandler {
         switch name {
         case "MEMBED":
             guard args.count >= 2 else { return self.complete(sequence, Self.arity(name)) }
+            self.burstCounts.batches += 1
             if self.serveAllFromL1(args.dropFirst(), owned: false, sequence: sequence) { return }
             self.runLookup(args.dropFirst().map { Array($0.readableBytesView) }, reply: .vectors, sequence: sequence, context: context)
         case "PING":
@@ -78,14 +81,17 @@ extension RESPConnectionHandler {
         case "PEER.MEMBED":
             // Internal: a peer forwards texts this node owns. Served here, never forwarded again.
             guard args.count >= 2 else { return self.complete(sequence, Self.arity(name)) }
+            self.markPeerLink()
             if self.serveAllFromL1(args.dropFirst(), owned: true, sequence: sequence) { return }
-            self.runLookup(args.dropFirst().map { Array($0.readableBytesView) }, reply: .vectors, forwarded: true, sequence: sequence, context: context)
+            self.runLookup(args.dropFirst().map { Array($0.readableBytesView) }, reply: .peerVectors, forwarded: true, sequence: sequence, context: context)
         case "EMBED.WARM":
             // For `embcache warm`, which routes by the ring itself: served here as owner; replies with
             // the tier that answered each text (l1, l2, computed, coalesced) instead of the vectors.
             guard args.count >= 2 else { return self.complete(sequence, Self.arity(name)) }
+            self.burstCounts.batches += 1
             self.runLookup(args.dropFirst().map { Array($0.readableBytesView) }, reply: .tiers, forwarded: true, sequence: sequence, context: context)
         case "PEER.LOCATE":
+            self.markPeerLink()
             guard args.count == 2 else { return self.complete(sequence, Self.arity(name)) }
             let text = Array(args[1].readableBytesView)
             let node = self.server.node
@@ -95,6 +101,7 @@ extension RESPConnectionHandler {
                 return reply
             }
         case "PEER.INVALIDATE":
+            self.markPeerLink()
             guard args.count >= 2 else { return self.complete(sequence, Self.arity(name)) }
             let texts = args.dropFirst().map { Array($0.readableBytesView) }
             let node = self.server.node
@@ -103,6 +110,11 @@ extension RESPConnectionHandler {
                 do { reply.writeRESPInteger(try await node.invalidate(texts, forwarded: true)) } catch { reply = Self.nodeError(error) }
                 return reply
             }
+        case "SAVINGS":
+            // This node's savings snapshot as JSON (for `embcache report` and the dashboard).
+            var reply = ByteBuffer()
+            reply.writeBulkString(self.server.savingsSnapshot().json())
+            self.complete(sequence, reply)
         case "CLUSTER":
             self.complete(sequence, self.clusterCommand(Array(args.dropFirst())))
         case "COMMAND":
@@ -128,7 +140,8 @@ extension RESPConnectionHandler {
     /// A known text owned by another node: ask the owner over this loop's pipelined link and answer
     /// when it replies, all on the event loop (no task, no thread hop). On any failure the peer is
     /// reported and the request takes the async path, which routes again or computes here.
-    func forwardOnLoop(_ text: UnsafeRawBufferPointer, key: CacheKey, sequence: Int, context: ChannelHandlerContext) -> Bool {
+    func forwardOnLoop(_ text: UnsafeRawBufferPointer, known: KnownText, sequence: Int, context: ChannelHandlerContext) -> Bool {
+        let key = known.key
         guard let cluster = self.server.cluster,
             let owner = cluster.remoteOwner(of: key),
             let link = cluster.link(to: owner, on: context.eventLoop)
@@ -140,13 +153,19 @@ extension RESPConnectionHandler {
         command.writeBulkString("PEER.MEMBED")
         command.writeBulkString(bytes: text)
         let copy = Array(text)  // for the fallback, after `text` is gone
+        let sent = DispatchTime.now().uptimeNanoseconds
         link.send(encoded: command).whenComplete { result in
             let (handler, context) = bound.value
-            if case .success(.array(let items?)) = result, items.count == 1, case .bulkString(let vector?) = items[0],
+            if case .success(.array(let items?)) = result, items.count == 1 || items.count == 2, case .bulkString(let vector?) = items[0],
                 vector.readableBytes == EmbeddingNode.vectorBytes
             {
                 vector.withUnsafeReadableBytes { handler.server.node.keepForwarded(key, $0) }
                 handler.forwardedResults.increment()
+                var codes: [UInt8]? = nil
+                if items.count == 2, case .bulkString(let c?) = items[1] { codes = Array(c.readableBytesView) }
+                let computed = PeerTiers.computed(codes, 0)
+                handler.charge(.forwarded, texts: 1, tokens: known.tokens, ownerComputed: computed ? (1, known.tokens) : (0, 0))
+                handler.audit(known, tier: .forwarded, since: sent)
                 handler.complete(sequence) { $0.writeBulkString(vector) }
                 handler.scheduleFlush(context: context)
             } else {
@@ -168,11 +187,12 @@ extension RESPConnectionHandler {
     }
 
     /// The replies of a deferred EMBED batch, one per text.
-    static func lookupEach(node: EmbeddingNode, metrics: NodeMetrics, texts: [[UInt8]], l2Missed: Bool = false) async -> [ByteBuffer] {
+    static func lookupEach(node: EmbeddingNode, metrics: NodeMetrics, texts: [[UInt8]], l2Missed: Bool = false,
+                           account: CallerAccount? = nil) async -> [ByteBuffer] {
         let start = DispatchTime.now().uptimeNanoseconds
         var replies: [ByteBuffer] = []
         do {
-            let results = try await node.embed(texts, l2Missed: l2Missed)
+            let results = try await node.embed(texts, l2Missed: l2Missed, account: account)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             for r in results {
                 var reply = ByteBuffer()
@@ -185,7 +205,7 @@ extension RESPConnectionHandler {
             for text in texts {
                 var reply = ByteBuffer()
                 do {
-                    let r = try await node.embed([text], l2Missed: l2Missed)[0]
+                    let r = try await node.embed([text], l2Missed: l2Missed, account: account)[0]
                     r.vector.withUnsafeBytes { reply.writeBulkString(bytes: $0) }
                 } catch {
                     reply = Self.nodeError(error)
@@ -198,26 +218,28 @@ extension RESPConnectionHandler {
 
     /// `serveAllHits` for a request's texts: a MEMBED, or a peer's PEER.MEMBED when `owned`.
     func serveAllFromL1(_ texts: ArraySlice<ByteBuffer>, owned: Bool, sequence: Int) -> Bool {
-        self.serveAllHits(count: texts.count, sequence: sequence) { i, now in
+        self.serveAllHits(count: texts.count, sequence: sequence, ownerTiers: owned) { i, now in
             texts[texts.startIndex + i].withUnsafeReadableBytes { self.writeHit($0, now: now, owned: owned) }
         }
     }
 
-    /// What a lookup answers with: the vectors (an array, or one bulk string for EMBED) or the tiers.
-    enum LookupReply: Sendable { case vector, vectors, tiers }
+    /// What a lookup answers with: the vectors (an array, or one bulk string for EMBED), the vectors
+    /// and the owner's tier codes (a peer's PEER.MEMBED, see PeerTiers), or the tiers.
+    enum LookupReply: Sendable { case vector, vectors, peerVectors, tiers }
 
     /// The full lookup path for `texts` off the event loop, with metrics, reply slotted in order.
     func runLookup(_ texts: [[UInt8]], reply kind: LookupReply, forwarded: Bool = false, sequence: Int, context: ChannelHandlerContext) {
-        let (node, metrics) = (self.server.node, self.server.metrics)
+        let (node, metrics, account) = (self.server.node, self.server.metrics, self.account)
         self.runAsync(sequence, context: context) {
             let start = DispatchTime.now().uptimeNanoseconds
             var reply = ByteBuffer()
             do {
-                let results = try await node.embed(texts, forwarded: forwarded)
-                if kind != .vector { reply.writeArrayHeader(results.count) }
+                let results = try await node.embed(texts, forwarded: forwarded, account: account)
+                if kind != .vector { reply.writeArrayHeader(kind == .peerVectors ? results.count + 1 : results.count) }
                 for r in results {
                     if kind == .tiers { reply.writeBulkString(r.tier.rawValue) } else { r.vector.withUnsafeBytes { reply.writeBulkString(bytes: $0) } }
                 }
+                if kind == .peerVectors { results.map { PeerTiers.code($0.tier) }.withUnsafeBytes { reply.writeBulkString(bytes: $0) } }
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 for tier in Tier.allCases {
                     let n = results.filter { $0.tier == tier }.count
@@ -280,7 +302,7 @@ extension RESPConnectionHandler {
     /// Known command names keep their own label; anything else is "unknown" (bounded label set).
     static func metricName(_ name: String) -> String {
         ["EMBED", "MEMBED", "EMBED.LOCATE", "INVALIDATE", "PING", "HELLO", "AUTH", "CLIENT", "INFO", "QUIT", "SELECT", "COMMAND", "ECHO",
-         "PEER.MEMBED", "PEER.LOCATE", "PEER.INVALIDATE", "CLUSTER", "EMBED.WARM"]
+         "PEER.MEMBED", "PEER.LOCATE", "PEER.INVALIDATE", "CLUSTER", "EMBED.WARM", "SAVINGS"]
             .contains(name) ? name.lowercased() : "unknown"
     }
 }

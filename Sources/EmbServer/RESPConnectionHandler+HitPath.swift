@@ -28,11 +28,12 @@ extension RESPConnectionHandler {
                 let rest = UnsafeRawBufferPointer(rebasing: all[offset...])
                 if let frame = RESPFastFrame.twoArguments(rest, upperName: "EMBED", maxArgument: maxText) {
                     let text = UnsafeRawBufferPointer(rebasing: rest[frame.argument])
-                    guard let key = self.knownKey(text), self.serveKnownText(key, text: text, sequence: self.nextSequence, context: context)
+                    guard let known = self.knownKey(text), self.serveKnownText(known, text: text, sequence: self.nextSequence, context: context)
                     else { break }
                     self.burstCounts.requests += 1
                     offset += frame.length
                 } else if let frame = RESPFastFrame.twoArguments(rest, upperName: "PEER.MEMBED", maxArgument: maxText),
+                    self.markPeerLink(),
                     self.serveForwardedHit(UnsafeRawBufferPointer(rebasing: rest[frame.argument]), sequence: self.nextSequence)
                 {
                     offset += frame.length
@@ -47,26 +48,49 @@ extension RESPConnectionHandler {
         buffer.moveReaderIndex(forwardBy: consumed)
     }
 
-    /// The key of a text seen before: the connection's memo, else the node's alias table.
-    func knownKey(_ text: UnsafeRawBufferPointer) -> CacheKey? {
+    /// The key (and tokens) of a text seen before: the connection's memo, else the node's alias
+    /// table. The overlap sample hears of a sampled key on a memo fill and then at most once a
+    /// minute per memo slot (it keeps the minute a caller last asked a key), not on every hit.
+    @inline(__always)
+    func knownKey(_ text: UnsafeRawBufferPointer) -> KnownText? {
         let textHash = EmbeddingNode.textHash(text)
-        if let remembered = self.knownKeys.key(textHash) { return remembered }
-        guard let known = self.server.node.knownKey(textHash: textHash) else { return nil }
-        self.knownKeys.remember(textHash, known)
+        if let remembered = self.knownKeys.known(textHash, minute: self.burstMinute) {
+            if remembered.renote { self.burstNotes.append(remembered.known.key) }
+            return remembered.known
+        }
+        return self.learnKey(textHash)
+    }
+
+    /// The minute of the burst's clock (for the overlap sample's minutes), once per burst.
+    var burstMinute: UInt32 {
+        if let minute = self.burstMinuteReading { return minute }
+        let minute = OverlapSample.minute(self.burstClock())
+        self.burstMinuteReading = minute
+        return minute
+    }
+
+    /// A memo miss: the alias table, then the memo and the overlap sample.
+    @inline(never)
+    func learnKey(_ textHash: Hash128) -> KnownText? {
+        guard let found = self.server.node.knownKeyAndTokens(textHash: textHash) else { return nil }
+        let known = KnownText(key: found.key, tokens: found.tokens)
+        let sampled = self.server.node.savings.overlap.isSampled(found.key)
+        self.knownKeys.remember(textHash, known, sampled: sampled, minute: self.burstMinute)
+        if sampled { self.burstNotes.append(found.key) }
         return known
     }
 
     /// A known text, on the event loop: a hit (written, or parked behind earlier replies), an owned
     /// key for the burst's MGET, or a forward to its owner. False: none of these; the caller defers
     /// it to the async path or ends the fast run.
-    func serveKnownText(_ key: CacheKey, text: UnsafeRawBufferPointer, sequence: Int, context: ChannelHandlerContext) -> Bool {
-        if self.serveHit(key, text: text, sequence: sequence) { return true }
-        if self.canFetchFromL2(key, context: context) {
-            self.deferredKnown.append((sequence, Array(text), key))
+    func serveKnownText(_ known: KnownText, text: UnsafeRawBufferPointer, sequence: Int, context: ChannelHandlerContext) -> Bool {
+        if self.serveHit(known, text: text, sequence: sequence) { return true }
+        if self.canFetchFromL2(known.key, context: context) {
+            self.deferredKnown.append((sequence, Array(text), known))
             return true
         }
         guard self.burstLoopLookups < Self.maxLoopLookupsPerBurst,
-            self.forwardOnLoop(text, key: key, sequence: sequence, context: context)
+            self.forwardOnLoop(text, known: known, sequence: sequence, context: context)
         else { return false }
         self.burstLoopLookups += 1
         return true
@@ -74,12 +98,15 @@ extension RESPConnectionHandler {
 
     /// Serves a known text from L1 (or the hot cache) as reply `sequence`: into the output if every
     /// earlier reply is out, else parked. False: a miss, nothing written or counted.
-    func serveHit(_ key: CacheKey, text: UnsafeRawBufferPointer, sequence: Int) -> Bool {
+    func serveHit(_ known: KnownText, text: UnsafeRawBufferPointer, sequence: Int) -> Bool {
         let node = self.server.node
+        let key = known.key
         let now = self.burstClock()
         self.l1Hits &+= 1
-        // Hits are timed one in `l1LatencySampling`: two clock reads per hit cost more than the hit.
-        let timed = self.l1Hits % Self.l1LatencySampling == 0
+        // Hits are timed one in `l1LatencySampling`: two clock reads per hit cost more than the hit
+        // (every hit while the audit log is on).
+        let sampled = self.l1Hits % Self.l1LatencySampling == 0
+        let timed = sampled || self.audit != nil
         let start = timed ? DispatchTime.now().uptimeNanoseconds : 0
         let tier: Tier?
         if self.canWriteDirectly(sequence) {
@@ -91,46 +118,64 @@ extension RESPConnectionHandler {
             if tier != nil { self.complete(sequence, reply) }
         }
         guard let tier else { return false }
-        if timed { self.l1Latency.record(.nanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))) }
-        if tier == .hot { self.burstCounts.hot += 1 } else { self.burstCounts.l1 += 1 }
+        if timed {
+            let elapsed = DispatchTime.now().uptimeNanoseconds - start
+            if sampled { self.l1Latency.record(.nanoseconds(Int64(elapsed))) }
+            self.audit?.write(time: now, caller: self.account.name, key: key, tier: tier, latencyMicros: Int(elapsed / 1000), tokens: known.tokens)
+        }
+        self.burstCounts.hit(hot: tier == .hot, tokens: known.tokens)
         return true
     }
 
     /// A peer's `PEER.MEMBED` of one text this node serves as owner, answered from L1 (`*1` and the
     /// vector) straight into the output. False, having written nothing, on a miss.
     func serveForwardedHit(_ text: UnsafeRawBufferPointer, sequence: Int) -> Bool {
-        self.serveAllHits(count: 1, sequence: sequence) { _, now in self.writeHit(text, now: now, owned: true) }
+        self.serveAllHits(count: 1, sequence: sequence, ownerTiers: true) { _, now in self.writeHit(text, now: now, owned: true) }
     }
 
     /// Answers `count` texts as one array reply `sequence`, straight into the output, when `hit(i, now)`
     /// writes every one of them (a MEMBED of popular texts, a peer's forwarded batch): no task, no hop.
-    /// On the first miss the output is rolled back and the answer is false.
-    func serveAllHits(count: Int, sequence: Int, _ hit: (Int, Double) -> Tier?) -> Bool {
+    /// On the first miss the output is rolled back and the answer is false. `ownerTiers`: a peer's
+    /// PEER.MEMBED, whose reply ends with the tier codes (PeerTiers: all L1 here).
+    func serveAllHits(count: Int, sequence: Int, ownerTiers: Bool = false, _ hit: (Int, Double) -> (tier: Tier, known: KnownText)?) -> Bool {
         guard self.canWriteDirectly(sequence) else { return false }
         let start = self.output.writerIndex
-        self.output.writeArrayHeader(count)
+        // With the audit log on, the answers are logged once the whole reply is known to be hits.
+        var audited: [(Tier, KnownText)] = []
+        let began = self.audit != nil ? DispatchTime.now().uptimeNanoseconds : 0
+        self.output.writeArrayHeader(ownerTiers ? count + 1 : count)
         let now = self.burstClock()
-        var hot = 0
+        var (hot, hotTokens, l1Tokens) = (0, 0, 0)
         for i in 0..<count {
             switch hit(i, now) {
-            case .hot?: hot += 1
-            case .some: break
+            case let (tier, known)? where tier == .hot:
+                hot += 1
+                hotTokens += known.tokens
+                if began > 0 { audited.append((tier, known)) }
+            case let (tier, known)?:
+                l1Tokens += known.tokens
+                if began > 0 { audited.append((tier, known)) }
             case nil:
                 self.output.moveWriterIndex(to: start)
                 return false
             }
         }
+        if ownerTiers {
+            self.output.writeBulkString(byteCount: count) { $0.initializeMemory(as: UInt8.self, repeating: PeerTiers.code(.l1)) }
+        }
         self.writeSequence += 1
-        self.burstCounts.l1 += count - hot
-        self.burstCounts.hot += hot
+        self.burstCounts.add(l1: count - hot, l1Tokens: l1Tokens, hot: hot, hotTokens: hotTokens)
+        for (tier, known) in audited { self.audit(known, tier: tier, since: began) }
         return true
     }
 
     /// Writes the vector of a known text from L1 (or, unless `owned`, the hot cache for a key another
     /// node owns) into the output; the tier, or nil on a miss. `owned`: a peer forwarded it here.
-    func writeHit(_ text: UnsafeRawBufferPointer, now: Double, owned: Bool) -> Tier? {
-        guard let key = self.knownKey(text) else { return nil }
-        return self.server.node.serveKnown(key, text: text, now: now, owned: owned) { self.output.writeBulkString(bytes: $0) }
+    func writeHit(_ text: UnsafeRawBufferPointer, now: Double, owned: Bool) -> (tier: Tier, known: KnownText)? {
+        guard let known = self.knownKey(text),
+            let tier = self.server.node.serveKnown(known.key, text: text, now: now, owned: owned, { self.output.writeBulkString(bytes: $0) })
+        else { return nil }
+        return (tier, known)
     }
 
     /// Whether an L1 miss on `key` can be looked up in Redis from this loop: this node owns the key
@@ -159,29 +204,38 @@ extension RESPConnectionHandler {
         command.reserveCapacity(16 + batch.count * (prefix.count + 40))
         command.writeArrayHeader(batch.count + 1)
         command.writeBulkString("MGET")
-        for item in batch { command.writeBulkString(prefix: prefix, hex: item.key.hash) }
+        for item in batch { command.writeBulkString(prefix: prefix, hex: item.known.key.hash) }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let sent = DispatchTime.now().uptimeNanoseconds
         link.send(encoded: command).whenComplete { result in
             let (handler, context) = bound.value
             var values: [RESPValue] = []
             if case .success(.array(let items?)) = result, items.count == batch.count { values = items }
             var misses: [(sequence: Int, text: [UInt8])] = []
             var hits = 0
+            var hitTokens = 0
             for (i, item) in batch.enumerated() {
                 let served: Bool
                 if i < values.count, case .bulkString(let value?) = values[i] {
                     served = value.withUnsafeReadableBytes { bytes in
                         guard let header = L2Record.decodeHeader(bytes, expectedDim: EmbeddingModel.dimension) else { return false }
                         let vector = UnsafeRawBufferPointer(rebasing: bytes[L2Record.headerBytes...])
-                        guard node.acceptL2(item.key, createdAt: header.createdAt, delta: header.delta, vector: vector) else { return false }
+                        guard node.acceptL2(item.known.key, createdAt: header.createdAt, delta: header.delta, vector: vector) else { return false }
                         handler.complete(item.sequence) { $0.writeBulkString(bytes: vector) }
                         return true
                     }
                 } else {
                     served = false
                 }
-                if served { hits += 1 } else { misses.append((item.sequence, item.text)) }
+                if served {
+                    hits += 1
+                    hitTokens += item.known.tokens
+                    handler.audit(item.known, tier: .l2, since: sent)
+                } else {
+                    misses.append((item.sequence, item.text))
+                }
             }
+            if hits > 0 { handler.charge(.l2, texts: hits, tokens: hitTokens) }
             l2.count(hits: hits, misses: values.isEmpty ? 0 : misses.count)
             if hits > 0 { handler.server.metrics.tierCounter(.l2).increment(by: Int64(hits)) }
             // Redis answered: its misses are not asked again. (A failed MGET is: the async path has
@@ -193,9 +247,9 @@ extension RESPConnectionHandler {
 
     /// The full lookup path for each text off the event loop, replies slotted in order.
     func lookUpAsync(_ batch: [(sequence: Int, text: [UInt8])], l2Missed: Bool = false, context: ChannelHandlerContext) {
-        let (node, metrics, texts) = (self.server.node, self.server.metrics, batch.map(\.text))
+        let (node, metrics, texts, account) = (self.server.node, self.server.metrics, batch.map(\.text), self.account)
         self.runAsync(batch.map(\.sequence), context: context) {
-            await Self.lookupEach(node: node, metrics: metrics, texts: texts, l2Missed: l2Missed)
+            await Self.lookupEach(node: node, metrics: metrics, texts: texts, l2Missed: l2Missed, account: account)
         }
     }
 
@@ -207,13 +261,28 @@ extension RESPConnectionHandler {
         return now
     }
 
-    /// Adds the burst's hits to the shared counters, once, and forgets the burst's readings.
+    /// Adds the burst's hits to the shared counters and the caller's account, once, and forgets the
+    /// burst's readings.
     func commitBurst() {
-        self.burstNow = nil
-        self.burstL2Up = nil
-        let (requests, l1, hot) = self.burstCounts
-        guard requests + l1 + hot > 0 else { return }
-        self.burstCounts = (0, 0, 0)
+        defer {
+            self.burstNow = nil
+            self.burstMinuteReading = nil
+            self.burstL2Up = nil
+        }
+        if !self.burstNotes.isEmpty {
+            self.server.node.savings.overlap.note(self.burstNotes, caller: self.account.bit, minute: self.burstMinute)
+            self.burstNotes.removeAll(keepingCapacity: true)
+        }
+        let counts = self.burstCounts
+        guard !counts.isEmpty else { return }
+        self.burstCounts = BurstCounts()
+        let (requests, l1, hot) = (counts.requests, counts.l1, counts.hot)
+        var tally = Tally()
+        tally.requests = requests + counts.batches
+        tally.add(.l1, texts: l1, tokens: counts.l1Tokens)
+        tally.add(.hot, texts: hot, tokens: counts.hotTokens)
+        tally.savedSeconds = Double(counts.l1Tokens + counts.hotTokens) * self.server.node.secondsPerToken
+        self.account.record(tally, now: self.burstClock())
         if requests > 0 {
             self.embedRequests.increment(by: Int64(requests))
             self.callerRequests.increment(by: Int64(requests))
@@ -222,6 +291,36 @@ extension RESPConnectionHandler {
         if hot > 0 { self.hotResults.increment(by: Int64(hot)) }
         self.server.node.countServed(.l1, l1)
         self.server.node.countServed(.hot, hot)
+    }
+
+    /// Charges `texts` answered on the loop outside a burst (an L2 MGET's or a peer link's reply)
+    /// to the caller's account. `ownerComputed`: forwarded texts the owner had to compute.
+    func charge(_ tier: Tier, texts: Int, tokens: Int, ownerComputed: (texts: Int, tokens: Int) = (0, 0)) {
+        var tally = Tally()
+        tally.add(tier, texts: texts, tokens: tokens)
+        tally.ownerComputedTexts = ownerComputed.texts
+        tally.ownerComputedTokens = ownerComputed.tokens
+        tally.savedSeconds = Double(tally.duplicateTokens) * self.server.node.secondsPerToken
+        self.account.record(tally, now: self.server.node.now())
+    }
+
+    /// An audit line for a text answered on the loop after a round trip that started at `since`.
+    func audit(_ known: KnownText, tier: Tier, since: UInt64) {
+        guard let audit = self.audit else { return }
+        let micros = Int((DispatchTime.now().uptimeNanoseconds - since) / 1000)
+        audit.write(time: self.server.node.now(), caller: self.account.name, key: known.key, tier: tier, latencyMicros: micros, tokens: known.tokens)
+    }
+
+    /// The connection is a peer's link (it sent a PEER.* command): what it asks is charged to the
+    /// peers' pseudo-caller, since the caller who asked is charged on the node it asked. True, so
+    /// it can sit in a condition.
+    @discardableResult
+    func markPeerLink() -> Bool {
+        if !self.isPeerLink {
+            self.isPeerLink = true
+            self.account = self.server.node.savings.peers
+        }
+        return true
     }
 }
 

@@ -91,5 +91,10 @@ extension RESPConnectionHandler {
         self.clientName = name
         self.caller = self.server.callerLabel(name)
         self.callerRequests = self.server.metrics.callerCounter(self.caller)
+        guard !self.isPeerLink else { return }
+        // Hits already counted stay with the old caller; from here on they are the new one's.
+        self.commitBurst()
+        self.account = self.server.node.savings.account(self.caller)
+        self.knownKeys.forgetAll()
     }
 }

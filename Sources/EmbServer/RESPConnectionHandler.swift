@@ -39,13 +39,23 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     static let l1LatencySampling = 16
     var l1Hits = 0
     /// The hit path's bookkeeping (RESPConnectionHandler+HitPath): EMBED requests and hits of this
-    /// read burst, added to the shared counters once at its end; the clock reading of the burst.
-    var burstCounts = (requests: 0, l1: 0, hot: 0)
+    /// read burst, with the hits' tokens and other requests (MEMBED, EMBED.WARM) for the savings
+    /// ledger, added to the shared counters once at its end; the clock reading of the burst.
+    var burstCounts = BurstCounts()
+    /// The caller's account in the savings ledger (the peers' pseudo-caller on a peer's link).
+    lazy var account = self.server.node.savings.account(self.caller)
+    var isPeerLink = false
+    /// The audit log if the cluster file turned it on (it is set at start and never changes).
+    lazy var audit = self.server.node.savings.audit
+    /// Keys first seen on this connection in this burst that the overlap sample wants (few: a memo
+    /// hit never adds one).
+    var burstNotes: [CacheKey] = []
     var burstNow: Double?
+    var burstMinuteReading: UInt32?
     var burstL2Up: Bool?
     let knownKeys = KnownKeyMemo()
     /// EMBEDs of this burst with known keys this node owns that missed L1: one MGET on the loop.
-    var deferredKnown: [(sequence: Int, text: [UInt8], key: CacheKey)] = []
+    var deferredKnown: [(sequence: Int, text: [UInt8], known: KnownText)] = []
     /// This loop's pipelined link to the node's Redis, resolved once (`redisLink(_:)`).
     private var cachedRedisLink: PeerLink?
     /// The L2 key prefix as bytes, made once (`l2KeyPrefix(_:)`).
@@ -269,4 +279,37 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     func runAsync(_ sequence: Int, context: ChannelHandlerContext, _ work: @escaping @Sendable () async -> ByteBuffer) {
         self.runAsync([sequence], context: context) { [await work()] }
     }
+}
+
+/// A read burst's counts on the hit path (a struct, so a hit updates it in one access).
+struct BurstCounts {
+    var requests = 0
+    var l1 = 0
+    var hot = 0
+    var l1Tokens = 0
+    var hotTokens = 0
+    /// MEMBED and EMBED.WARM requests (charged to the caller; EMBEDs are `requests`).
+    var batches = 0
+
+    /// One text answered on the loop from L1 or the hot cache.
+    @inline(__always)
+    mutating func hit(hot: Bool, tokens: Int) {
+        if hot {
+            self.hot += 1
+            self.hotTokens += tokens
+        } else {
+            self.l1 += 1
+            self.l1Tokens += tokens
+        }
+    }
+
+    /// A whole reply's hits (MEMBED, PEER.MEMBED).
+    mutating func add(l1: Int, l1Tokens: Int, hot: Int, hotTokens: Int) {
+        self.l1 += l1
+        self.l1Tokens += l1Tokens
+        self.hot += hot
+        self.hotTokens += hotTokens
+    }
+
+    var isEmpty: Bool { self.requests + self.l1 + self.hot + self.batches == 0 }
 }

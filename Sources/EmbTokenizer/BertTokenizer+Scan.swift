@@ -11,8 +11,10 @@ extension BertTokenizer {
             if b < 0x80 {
                 if b == UInt8(ascii: "["), let (length, id) = self.specialToken(p, at: i) {
                     self.flushWord(&state)
-                    state.ids.append(id)
-                    state.budget -= 1
+                    if state.budget > 0 {  // the word just flushed may have used the last of it
+                        state.ids.append(id)
+                        state.budget -= 1
+                    }
                     i += length
                     continue
                 }
@@ -44,6 +46,14 @@ extension BertTokenizer {
             }
         }
         self.flushWord(&state)
+        // Truncation stops the scan, not the validation: a text whose tail past the last token kept is
+        // not UTF-8 is refused like any other (found by Scripts/fuzz tokenizer; regression input in
+        // Tests/Fuzz/corpus/tokenizer/crash-invalid-utf8-after-truncation).
+        while i < n {
+            if p[i] < 0x80 { i += 1; continue }
+            guard let (_, length) = Self.decodeScalar(p, at: i) else { return false }
+            i += length
+        }
         return true
     }
 

@@ -25,7 +25,7 @@ extension BertTokenizer {
                 while end > start && word[end] & 0xC0 == 0x80 { end -= 1 }
             }
             guard let id = found else {
-                state.budget += state.ids.count - firstID
+                // The pieces found so far were not charged to the budget yet (that happens below).
                 state.ids.removeSubrange(firstID...)
                 self.append(self.unkID, &state)
                 return

@@ -61,6 +61,32 @@ import Testing
         #expect(ok == self.tokenizer.encode("héllo"))
     }
 
+    /// Found by Scripts/fuzz: a special token right after the budget ran out was still appended, and a
+    /// word that became [UNK] after some pieces matched refunded budget it had not been charged, so
+    /// long texts got 257 or 258 ids where Hugging Face truncates to 256.
+    @Test func truncationNeverExceedsTheBudgetAndMatchesHuggingFace() throws {
+        let cases = try TestData.cases(TestData.fuzzFound)
+        #expect(cases.count == 3)
+        for c in cases {
+            let ids = self.tokenizer.encode(c.text)
+            #expect(ids.count == 256)
+            #expect(ids == c.input_ids, "\(c.text.prefix(40))…")
+        }
+        #expect(self.tokenizer.encode(String(repeating: "[CLS] ", count: 300)).count == 256)
+    }
+
+    /// Found by Scripts/fuzz: truncation at 256 tokens stopped the scan before an invalid byte, and the
+    /// text was keyed and embedded. Invalid UTF-8 anywhere is refused, whatever is kept.
+    @Test func invalidUTF8PastTheTruncationPointIsRefused() {
+        let long = Array(String(repeating: "word ", count: 400).utf8)
+        for tail: [UInt8] in [[0xFF], [0xC4, 0x41], [0xED, 0xA0, 0x80], [0xE2, 0x82]] {
+            let ids = (long + tail).withUnsafeBytes { self.tokenizer.encode(utf8: $0) }
+            #expect(ids == nil, "tail \(tail)")
+        }
+        let valid = (long + Array("café ✓".utf8)).withUnsafeBytes { self.tokenizer.encode(utf8: $0) }
+        #expect(valid?.count == 256)
+    }
+
     @Test func aMissingVocabularyFileSaysHowToFetchIt() {
         #expect(throws: TokenizerError.self) { try BertTokenizer(vocabularyFile: "/nonexistent/vocab.txt") }
         do {

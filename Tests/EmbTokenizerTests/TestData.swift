@@ -9,6 +9,8 @@ enum TestData {
     static let vocabulary = root + "/models/all-MiniLM-L6-v2/vocab.txt"
     static let reference = root + "/Tests/Fixtures/encoder/reference.public.jsonl"
     static let hardCases = root + "/Tests/EmbTokenizerTests/Fixtures/hard_cases.jsonl"
+    /// Texts Scripts/fuzz found where truncation gave more than 256 ids, with Hugging Face's ids.
+    static let fuzzFound = root + "/Tests/EmbTokenizerTests/Fixtures/fuzz_found.jsonl"
     static let shortWorkload = root + "/Scripts/workloads/short.texts.jsonl"
 
     struct Case: Decodable {

@@ -75,6 +75,7 @@ try:
     check("unknown command is an error", (err("FLY", "away") or "").startswith("unknown command"))
     check("wrong arity is an error", "wrong number of arguments" in (err("EMBED") or ""))
     check("invalid UTF-8 is an error", "UTF-8" in (err("EMBED", b"\xff\xfe") or ""))
+    check("invalid UTF-8 past the 256-token truncation is an error too", "UTF-8" in (err("EMBED", b"word " * 400 + b"\xff") or ""))
     check("an oversized text is TOOBIG", "TOOBIG" in (err("EMBED", "x" * (70 << 10)) or ""), err("EMBED", "x" * (70 << 10)))
     check("the connection survives the errors", np.array_equal(np.frombuffer(r.execute_command("EMBED", "hello world"), "<f4"), reference[0]))
     check("an empty text embeds ([CLS] [SEP])", len(r.execute_command("EMBED", "")) == 1536)
@@ -100,6 +101,38 @@ try:
     first = client.embeddings.create(model="all-MiniLM-L6-v2", input=[long_text, "hello world"]).usage.prompt_tokens
     again = client.embeddings.create(model="all-MiniLM-L6-v2", input=[long_text, "hello world"]).usage.prompt_tokens
     check("usage counts tokens after truncation, computed or cached alike", first == again == 256 + 4, f"{first} {again}")
+    # HTTP hits are answered on the event loop from L1: the same vectors, usage and order as computed
+    # answers, over both reply formats; a request with one uncached text takes the full path.
+    fresh = [f"an http text computed once {i}" for i in range(3)]
+    tiers0 = r.info("tiers")
+    computed = {f: client.embeddings.create(model="all-MiniLM-L6-v2", input=fresh, encoding_format=f) for f in ("float", "base64")}
+    tiers1 = r.info("tiers")
+    cached = {f: client.embeddings.create(model="all-MiniLM-L6-v2", input=fresh[::-1], encoding_format=f) for f in ("float", "base64")}
+    tiers2 = r.info("tiers")
+    check("HTTP: texts computed once (the float request), then hits (base64)", tiers1["served_computed"] - tiers0["served_computed"] == 3
+          and tiers1["served_l1"] - tiers0["served_l1"] == 3, f"{tiers0} {tiers1}")
+    check("HTTP hits are served from L1", tiers2["served_l1"] - tiers1["served_l1"] == 6 and tiers2["served_computed"] == tiers1["served_computed"], f"{tiers1} {tiers2}")
+    def vectors(reply):  # asked for explicitly, base64 comes back as the string the node sent
+        return [np.frombuffer(base64.b64decode(d.embedding), "<f4") if isinstance(d.embedding, str) else np.array(d.embedding, np.float32)
+                for d in reply.data]
+    for f in ("float", "base64"):
+        a, b = vectors(computed[f]), vectors(cached[f])[::-1]
+        check(f"HTTP hits ({f}): the same vectors, in request order, as the computed answer",
+              all(np.array_equal(x, y) for x, y in zip(a, b)) and [d.index for d in cached[f].data] == [0, 1, 2])
+        check(f"HTTP hits ({f}): the same usage", cached[f].usage.prompt_tokens == computed[f].usage.prompt_tokens > 0)
+    raw = urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{http_port}/v1/embeddings",
+          data=json.dumps({"input": fresh[0], "encoding_format": "float"}).encode(), headers={"Content-Type": "application/json"}), timeout=10).read().decode()
+    tokens = raw.split('"embedding":[', 1)[1].split("]", 1)[0].split(",")
+    def digits(t):  # significant digits of a decimal literal
+        return len(t.lstrip("-").split("e")[0].replace(".", "").strip("0"))
+    shortest = [np.format_float_scientific(np.float32(t), unique=True) for t in tokens]
+    check("HTTP hit floats: each reads back as the float32 and is as short as the shortest form",
+          len(tokens) == 384 and np.array_equal(np.array(tokens, np.float32), np.array(computed["float"].data[0].embedding, np.float32))
+          and all(digits(t) <= digits(m) for t, m in zip(tokens, shortest)), str([(t, m) for t, m in zip(tokens, shortest) if digits(t) > digits(m)][:3]))
+    mixed = client.embeddings.create(model="all-MiniLM-L6-v2", input=[fresh[1], "an uncached text among hits", fresh[2]], encoding_format="float")
+    check("HTTP: a miss among hits takes the full path, answers in order",
+          np.array_equal(np.array(mixed.data[0].embedding, np.float32), np.array(computed["float"].data[1].embedding, np.float32))
+          and np.array_equal(np.array(mixed.data[2].embedding, np.float32), np.array(computed["float"].data[2].embedding, np.float32)))
     try:
         client.embeddings.create(model="text-embedding-3-small", input="x"); check("unknown model is 404", False)
     except Exception as ex:

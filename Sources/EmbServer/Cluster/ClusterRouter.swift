@@ -85,14 +85,16 @@ public final class ClusterRouter: PeerRouter, Sendable {
 
     func peer(_ id: String) -> PeerClient? { self.state.withLock { $0.peers[id] } }
 
-    public func fetch(_ texts: [[UInt8]], from peer: String) async throws -> [[UInt8]] {
+    public func fetch(_ texts: [[UInt8]], from peer: String) async throws -> [(vector: [UInt8], computed: Bool)] {
         self.state.withLock { $0.forwards += 1 }
         guard let client = self.peer(peer), let items = await client.fetch(texts) else {
             throw PeerError.unavailable(peer)
         }
-        return try items.map { item in
+        var codes: [UInt8]? = nil
+        if items.count == texts.count + 1, case .string(let c) = items[texts.count] { codes = c }
+        return try items.prefix(texts.count).enumerated().map { i, item in
             guard case .string(let bytes) = item, bytes.count == EmbeddingNode.vectorBytes else { throw PeerError.badReply(peer) }
-            return bytes
+            return (bytes, PeerTiers.computed(codes, i))
         }
     }
 

@@ -110,15 +110,20 @@ final class PeerClient: @unchecked Sendable {
             self.condition.unlock()
             let c = connection ?? Self.connect(host: self.host, port: self.port, secret: self.secret, timeout: Self.commandTimeout)
             var items: [RedisReply]? = nil
-            if let c, case .array(let all)? = c.command([Array("PEER.MEMBED".utf8)] + batch.flatMap(\.texts)), all.count == count {
+            if let c, case .array(let all)? = c.command([Array("PEER.MEMBED".utf8)] + batch.flatMap(\.texts)), all.count == count || all.count == count + 1 {
                 items = all
                 connection = c
             } else {
                 connection = nil
             }
+            // The owner's tier codes, one byte a text, when it sent them (PeerTiers): split like the vectors.
+            var codes: [UInt8]? = nil
+            if let items, items.count == count + 1, case .string(let c) = items[count], c.count == count { codes = c }
             var offset = 0
             for f in batch {
-                f.done(items.map { Array($0[offset..<offset + f.texts.count]) })
+                f.done(items.map { all in
+                    Array(all[offset..<offset + f.texts.count]) + (codes.map { [.string(Array($0[offset..<offset + f.texts.count]))] } ?? [])
+                })
                 offset += f.texts.count
             }
         }
