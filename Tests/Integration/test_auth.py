@@ -220,6 +220,9 @@ try:
     check("/metrics needs the token by default", status == 401, str(status))
     for path in ("/healthz", "/readyz"):
         check(f"{path} stays open", http_get(sh, path, source="127.0.0.5")[0] == 200)
+    for path in ("/savings", "/savings/cluster", "/"):
+        check(f"{path} needs the token by default, and is served with it",
+              http_get(sh, path, source="127.0.0.5")[0] == 401 and http_get(sh, path, SECRET)[0] == 200)
     client = OpenAI(base_url=f"http://127.0.0.1:{sh}/v1", api_key=SECRET)
     e = client.embeddings.create(model="all-MiniLM-L6-v2", input="hello world", encoding_format="float")
     check("openai with api_key=secret works", np.array_equal(np.array(e.data[0].embedding, np.float32), reference))
@@ -262,7 +265,8 @@ try:
     wf = os.path.join(work, "warm.txt"); open(wf, "w").write("\n".join(f"warm text {i}" for i in range(20)) + "\n")
     warm = subprocess.run([BIN, "warm", "--cluster", cpath, wf], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
     check("embcache warm authenticates with the cluster's secret", warm.returncode == 0 and "failed: 0" in warm.stdout, warm.stdout[-300:] + warm.stderr[-300:])
-    check("metrics_public: /metrics open without a token", http_get(ports["e1"][1], "/metrics", source="127.0.0.8")[0] == 200)
+    check("metrics_public: /metrics and /savings open without a token",
+          http_get(ports["e1"][1], "/metrics", source="127.0.0.8")[0] == 200 and http_get(ports["e1"][1], "/savings", source="127.0.0.8")[0] == 200)
     check("metrics_public: /v1 still needs the token", http_get(ports["e1"][1], "/v1/embeddings", source="127.0.0.8", method="POST", body=body)[0] == 401)
     nokey = subprocess.run([BIN, "serve", "--cluster", cpath, "--node", "e1"], cwd=ROOT, capture_output=True, text=True, timeout=60,
                            env={k: v for k, v in os.environ.items() if k != "EMBCACHE_TEST_SECRET"})
