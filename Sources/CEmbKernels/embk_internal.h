@@ -1,6 +1,17 @@
 // Private to CEmbKernels: the packed weight blob's layout, shared by the packer and every GEMM path.
 #ifndef EMBK_INTERNAL_H
 #define EMBK_INTERNAL_H
+
+// `target_clones` has the loader call a compiler-generated resolver (an ifunc) while it relocates,
+// before any sanitizer runtime is initialized. Clang instruments that resolver like any function, so
+// under -fsanitize=thread (or address) the test binary crashed in __tsan_func_entry before main
+// (Scripts/sanitize). Sanitizer builds therefore compile the baseline copy only (EMBK_SANITIZED);
+// release builds keep their clones. Delete when clang stops instrumenting ifunc resolvers.
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define EMBK_SANITIZED 1
+#endif
+#endif
 #include "CEmbKernels.h"
 
 // Blob layout (all offsets from the blob start, each section 64-byte aligned):

@@ -66,7 +66,7 @@ void embk_gemm_group_sums(embk_path path, int m, int n, int k, int group, const 
     embk_sums_scalar(m, a, lda, h, s);
 }
 
-#if defined(__x86_64__) && defined(__clang__)
+#if defined(__x86_64__) && defined(__clang__) && !defined(EMBK_SANITIZED)
 __attribute__((target_clones("arch=x86-64-v3", "default")))
 #endif
 static void sgemm_nn_portable(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,

@@ -38,10 +38,12 @@ struct ReportCommand: ParsableCommand {
         if snapshots.isEmpty { throw ExitCode(1) }
     }
 
-    static func snapshot(_ address: ClusterFile.HostPort, secret: String?) -> SavingsSnapshot? {
-        guard let c = RedisConnection(host: address.host, port: address.port, db: 0, connectTimeout: 1, commandTimeout: 10) else { return nil }
-        if let secret, c.command([Array("AUTH".utf8), Array(secret.utf8)]) != .status("OK") { return nil }
-        guard case .string(let bytes)? = c.command([Array("SAVINGS".utf8)]) else { return nil }
+    static func snapshot(_ address: ClusterFile.HostPort, secret: Secret?) -> SavingsSnapshot? {
+        let credentials = secret.map { RedisCredentials(username: nil, password: $0.reveal) }
+        guard let c = try? RedisConnection.connect(host: address.host, port: address.port, db: 0, credentials: credentials, connectTimeout: 1,
+                                                   commandTimeout: 10).get(),
+            case .string(let bytes)? = c.command([Array("SAVINGS".utf8)])
+        else { return nil }
         return try? SavingsSnapshot.decode(bytes)
     }
 

@@ -15,12 +15,20 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "RESP listen address HOST:PORT.") var resp = "127.0.0.1:7400"
     @Option(help: "HTTP listen address HOST:PORT.") var http = "127.0.0.1:8400"
-    @Option(help: "Redis (L2) HOST:PORT[/DB]; 'none' for L1 only. Default: 127.0.0.1:6379 if it answers.") var redis: String?
+    @Option(help: "Redis (L2) HOST:PORT[/DB] or redis://[USER:PASSWORD@]HOST:PORT[/DB]; 'none' for L1 only. Default: 127.0.0.1:6379 if it answers.")
+    var redis: String?
+    @Option(help: "A file holding the Redis password (sent with AUTH; overrides one in --redis or the cluster file).") var redisPasswordFile: String?
     @Option(help: "The model folder.") var model = ModelFiles.defaultDirectory
     @Option(help: "L1 budget, e.g. 256MiB, 1GiB, or bytes.") var l1MaxBytes = "256MiB"
     @Option(help: "Entry time to live, e.g. 24h, 30m, 90s.") var ttl = "24h"
     @Option(help: "XFetch beta for probabilistic early expiry (0 disables).") var earlyExpiryBeta = 1.0
-    @Option(help: "Shared secret clients must AUTH with (none by default: loopback only).") var secret: String?
+    @Option(help: "Shared secret clients must AUTH with (visible in ps: prefer --secret-file or --secret-env).") var secret: String?
+    @Option(help: "A file holding the shared secret (trailing newline dropped).") var secretFile: String?
+    @Option(help: "An environment variable holding the shared secret.") var secretEnv: String?
+    @Flag(help: "Allow listening beyond loopback without a secret (logs a loud warning).") var insecure = false
+    @Option(help: "Client connections (RESP and HTTP) at most; more get '-ERR max number of clients reached' / 503.") var maxClients = 10_000
+    @Option(help: "Unread reply bytes a RESP client may owe before it is dropped, e.g. 64MiB.") var maxOutputBytes = "64MiB"
+    @Option(help: "Seconds a request may take before it is answered -BUSY / 503.") var requestTimeout = 30.0
     @Option(help: "This node's id.") var node = "n1"
     @Option(help: "A cluster file (YAML): addresses, Redis, cache settings and the ring come from it.") var cluster: String?
     @Option(help: "Encoder threads.") var threads = 2
@@ -44,8 +52,8 @@ struct ServeCommand: AsyncParsableCommand {
         case nil: options.redisOptional = true
         case "none"?: options.redis = nil
         case let r?:
-            guard let parsed = NodeOptions.parseRedis(r) else { throw ValidationError("--redis: expected HOST:PORT[/DB], got \(r)") }
-            options.redis = parsed
+            // The error does not repeat the value: it may hold a password.
+            do { options.redis = try ClusterFile.RedisAddress.parse(r) } catch { throw ValidationError("--redis: \(error)") }
         }
         options.modelDirectory = self.model
         guard let bytes = Units.bytes(self.l1MaxBytes) else { throw ValidationError("--l1-max-bytes: expected a size like 256MiB, got \(self.l1MaxBytes)") }
@@ -54,7 +62,14 @@ struct ServeCommand: AsyncParsableCommand {
         options.node.l1MaxBytes = bytes
         options.node.ttl = ttl
         options.node.earlyExpiryBeta = self.earlyExpiryBeta
-        options.secret = self.secret
+        options.secret = try self.secretOption()
+        options.insecure = self.insecure
+        guard self.maxClients > 0, let outputCap = Units.bytes(self.maxOutputBytes), outputCap > 0, self.requestTimeout > 0 else {
+            throw ValidationError("--max-clients, --max-output-bytes and --request-timeout must be > 0")
+        }
+        options.limits.maxClients = self.maxClients
+        options.limits.maxOutputBytes = outputCap
+        options.limits.requestTimeout = self.requestTimeout
         options.encoderThreads = self.threads
         options.ioThreads = self.ioThreads
         guard self.idleTimeout > 0, self.encoderQueue > 0 else { throw ValidationError("--idle-timeout and --encoder-queue must be > 0") }
@@ -68,13 +83,24 @@ struct ServeCommand: AsyncParsableCommand {
             options.clusterPath = path
             (options.respHost, options.respPort) = (me.resp.host, me.resp.port)
             (options.httpHost, options.httpPort) = (me.http.host, me.http.port)
-            options.redis = me.redis.map { ($0.host, $0.port, $0.db) }
+            options.redis = me.redis
             options.redisOptional = false
             options.modelDirectory = file.modelPath
             options.node.l1MaxBytes = file.l1MaxBytes
             options.node.ttl = file.ttlSeconds
             options.node.earlyExpiryBeta = file.earlyExpiryBeta
+            guard self.secret == nil, self.secretFile == nil, self.secretEnv == nil else {
+                throw ValidationError("with --cluster the secret comes from the cluster file (secret, secret_env or secret_file), not from flags")
+            }
             options.secret = file.secret
+            options.metricsPublic = file.metricsPublic
+        }
+        if let path = self.redisPasswordFile {
+            guard options.redis != nil else { throw ValidationError("--redis-password-file needs a Redis (--redis or the cluster file)") }
+            options.redis?.password = try SecretSource.file(path).resolve(what: "--redis-password-file")
+        }
+        if options.redis?.username != nil && options.redis?.password == nil {
+            throw ValidationError("--redis: a user name needs a password (in the URL or --redis-password-file)")
         }
         if let hot = self.hotCacheBytes {
             guard let bytes = Units.bytes(hot) else { throw ValidationError("--hot-cache-bytes: expected a size, got \(hot)") }
@@ -97,6 +123,14 @@ struct ServeCommand: AsyncParsableCommand {
         let group = ServiceGroup(configuration: .init(services: built.services.map { .init(service: $0) },
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+
+    /// The secret from --secret, --secret-file or --secret-env (at most one).
+    func secretOption() throws -> Secret? {
+        let given = [self.secret.map { SecretSource.inline(Secret($0)) }, self.secretFile.map { .file($0) }, self.secretEnv.map { .environment($0) }]
+            .compactMap { $0 }
+        guard given.count <= 1 else { throw ValidationError("give only one of --secret, --secret-file, --secret-env") }
+        return try given.first?.resolve(what: "the secret")
     }
 
     static func address(_ s: String, _ flag: String) throws -> (String, Int) {

@@ -52,7 +52,7 @@ struct WarmCommand: ParsableCommand {
         let progress = WarmProgress(total: work.count, duplicates: texts.count - work.count)
         let next = Atomic<Int>(0)
         let down = Mutex<Set<String>>([])
-        let secret = file.secret
+        let credentials = file.secret.map { RedisCredentials(username: nil, password: $0.reveal) }
         DispatchQueue.concurrentPerform(iterations: max(1, self.concurrency)) { _ in
             var connections: [String: RedisConnection] = [:]
             while true {
@@ -64,10 +64,8 @@ struct WarmCommand: ParsableCommand {
                 for id in order where !down.withLock({ $0.contains(id) }) || id == order.last {
                     guard let address = addresses[id] else { continue }
                     if connections[id] == nil {
-                        connections[id] = RedisConnection(host: address.host, port: address.port, db: 0, connectTimeout: 0.5, commandTimeout: 120)
-                        if let secret, let c = connections[id], case .status("OK") = c.command([Array("AUTH".utf8), Array(secret.utf8)]) {} else if secret != nil {
-                            connections[id] = nil
-                        }
+                        connections[id] = try? RedisConnection.connect(host: address.host, port: address.port, db: 0, credentials: credentials,
+                                                                       connectTimeout: 0.5, commandTimeout: 120).get()
                     }
                     if let c = connections[id], case .array(let items)? = c.command([Array("EMBED.WARM".utf8)] + jobs[i].texts.map { Array($0.utf8) }) {
                         tiers = items.compactMap { if case .string(let b) = $0 { return String(decoding: b, as: UTF8.self) } else { return nil } }

@@ -4,13 +4,15 @@ import Yams
 
 extension ClusterFile {
     static let sections: [String: Set<String>] = [
-        "cluster": ["name", "vnodes", "secret"], "model": ["path"], "cache": ["l1_max_bytes", "ttl", "early_expiry_beta"],
+        "cluster": ["name", "vnodes", "secret", "secret_env", "secret_file", "metrics_public"], "model": ["path"], "cache": ["l1_max_bytes", "ttl", "early_expiry_beta"],
         "savings": ClusterFile.savingsKeys,
     ]
-    static let nodeKeys: Set<String> = ["id", "resp", "http", "redis", "weight"]
+    static let nodeKeys: Set<String> = ["id", "resp", "http", "redis", "redis_password_env", "redis_password_file", "weight"]
 
-    /// Parses and validates YAML text (`source` names it in messages).
-    public static func parse(_ yaml: String, source: String = "<string>") throws -> ClusterFile {
+    /// Parses and validates YAML text (`source` names it in messages). Secrets named by `*_env` or
+    /// `*_file` are read now, from `environment` and from files relative to `baseDirectory`.
+    public static func parse(_ yaml: String, source: String = "<string>", baseDirectory: String? = nil,
+                             environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ClusterFile {
         let root: Yams.Node
         do {
             guard let node = try Yams.compose(yaml: yaml) else { throw ClusterFileError(.missingField, line: 1, "\(source) is empty") }
@@ -42,8 +44,12 @@ extension ClusterFile {
             }
             file.vnodes = n
         }
-        // By tag, not by text: `secret: "null"` (quoted) is a secret, `secret: null` / `~` is none.
-        if let v = cluster?["secret"], !Self.isNull(v), !(v.string ?? "").isEmpty { file.secret = v.string }
+        let secrets = SecretContext(baseDirectory: baseDirectory, environment: environment)
+        file.secret = try secrets.read(cluster, inline: "secret", env: "secret_env", file: "secret_file", what: "cluster secret")
+        if let v = cluster?["metrics_public"] {
+            guard let b = v.bool else { throw ClusterFileError(.badValue, line: Self.line(v), "cluster.metrics_public must be true or false") }
+            file.metricsPublic = b
+        }
         if let v = try Self.section(top, "model")?["path"] { file.modelPath = try Self.string(v, "model.path") }
         if let cache = try Self.section(top, "cache") {
             if let v = cache["l1_max_bytes"] {
@@ -67,7 +73,7 @@ extension ClusterFile {
         guard let list = nodesNode.sequence, !list.isEmpty else { throw ClusterFileError(.badValue, line: Self.line(nodesNode), "'nodes' must be a non-empty list") }
         var addresses: [String: String] = [:]
         for item in list {
-            let node = try Self.node(item, vnodes: file.vnodes, warnings: &file.warnings)
+            let node = try Self.node(item, vnodes: file.vnodes, secrets: secrets, warnings: &file.warnings)
             if file.nodes.contains(where: { $0.id == node.id }) {
                 throw ClusterFileError(.duplicateNode, line: Self.line(item), "node id '\(node.id)' appears twice")
             }
@@ -82,7 +88,7 @@ extension ClusterFile {
         return file
     }
 
-    private static func node(_ item: Yams.Node, vnodes: Int, warnings: inout [ClusterFileError]) throws -> Node {
+    private static func node(_ item: Yams.Node, vnodes: Int, secrets: SecretContext, warnings: inout [ClusterFileError]) throws -> Node {
         guard let m = item.mapping else { throw ClusterFileError(.badValue, line: Self.line(item), "a node must be a mapping (id, resp, http, redis)") }
         for (k, _) in m where !Self.nodeKeys.contains(k.string ?? "") {
             warnings.append(ClusterFileError(.unknownKey, line: Self.line(k), "unknown node key '\(k.string ?? "")' ignored"))
@@ -92,12 +98,18 @@ extension ClusterFile {
         let http = try Self.hostPort(Self.required(m, "http", in: item), "node \(id) http")
         var redis: RedisAddress? = nil
         if let r = m["redis"], !Self.isNull(r) {
-            let text = r.string ?? ""
-            let parts = text.split(separator: "/", maxSplits: 1)
-            let hp = try Self.hostPort(Yams.Node(String(parts.first ?? "")), "node \(id) redis", line: Self.line(r))
-            let db = parts.count > 1 ? Int(parts[1]) : 0
-            guard let db, db >= 0 else { throw ClusterFileError(.badValue, line: Self.line(r), "node \(id) redis: '\(text)' is not HOST:PORT[/DB]") }
-            redis = RedisAddress(host: hp.host, port: hp.port, db: db)
+            do {
+                redis = try RedisAddress.parse(r.string ?? "")
+            } catch {
+                // Not echoing the value: it may carry a password.
+                throw ClusterFileError(.badValue, line: Self.line(r), "node \(id) redis: \(error)")
+            }
+            if let password = try secrets.read(m, inline: nil, env: "redis_password_env", file: "redis_password_file", what: "node \(id) redis password") {
+                redis?.password = password
+            }
+            if redis?.username != nil && redis?.password == nil {
+                throw ClusterFileError(.badSecret, line: Self.line(r), "node \(id) redis: a user name needs a password (in the URL, redis_password_env or redis_password_file)")
+            }
         }
         var weight = 1.0
         if let w = m["weight"] {

@@ -14,16 +14,6 @@ public struct ClusterFile: Sendable, Equatable {
         public var description: String { "\(self.host):\(self.port)" }
     }
 
-    /// "HOST:PORT[/DB]".
-    public struct RedisAddress: Sendable, Equatable {
-        public var host: String
-        public var port: Int
-        public var db: Int
-        public init(host: String, port: Int, db: Int) {
-            (self.host, self.port, self.db) = (host, port, db)
-        }
-    }
-
     /// One node of the cluster.
     public struct Node: Sendable, Equatable {
         public var id: String
@@ -37,7 +27,10 @@ public struct ClusterFile: Sendable, Equatable {
     /// Ring points per node × weight: EmbRing.HashRing.defaultVnodes (1024; why there). EmbCluster
     /// does not depend on EmbRing, so the value is repeated here and a test keeps the two equal.
     public var vnodes = 1024
-    public var secret: String?
+    /// The shared secret of clients and peers (`secret`, `secret_env` or `secret_file`); nil = open.
+    public var secret: Secret?
+    /// Whether GET /metrics answers without the secret when one is set (`metrics_public`, default false).
+    public var metricsPublic = false
     public var modelPath = "models/all-MiniLM-L6-v2"
     public var l1MaxBytes = 256 << 20
     public var ttlSeconds: Double = 24 * 3600
@@ -53,7 +46,8 @@ public struct ClusterFile: Sendable, Equatable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ClusterFileError(.cannotRead, line: nil, "cannot read the cluster file \(path)")
         }
-        return try Self.parse(String(decoding: data, as: UTF8.self), source: path)
+        let base = (path as NSString).deletingLastPathComponent
+        return try Self.parse(String(decoding: data, as: UTF8.self), source: path, baseDirectory: base.isEmpty ? "." : base)
     }
 
     /// The node `id`; the error lists the ids the file has.
@@ -67,7 +61,7 @@ public struct ClusterFile: Sendable, Equatable {
 
 /// Why a cluster file was refused (or, for unknownKey, warned about).
 public struct ClusterFileError: Error, Equatable, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable { case cannotRead, syntax, missingField, badValue, duplicateNode, duplicateAddress, unknownNode, unknownKey }
+    public enum Code: String, Sendable { case cannotRead, syntax, missingField, badValue, badSecret, duplicateNode, duplicateAddress, unknownNode, unknownKey }
     public var code: Code
     /// 1-based line in the file, when known.
     public var line: Int?

@@ -18,18 +18,39 @@ public enum RedisReply: Sendable, Equatable {
 public final class RedisConnection {
     private let context: UnsafeMutablePointer<redisContext>
 
-    /// Connects (and selects `db` when it is not 0); nil when Redis cannot be reached in time.
-    public init?(host: String, port: Int, db: Int, connectTimeout: Double, commandTimeout: Double) {
-        guard let c = redisConnectWithTimeout(host, Int32(port), Self.timeval(connectTimeout)) else { return nil }
+    /// Connects, then AUTH (before anything else: a Redis with `requirepass` answers -NOAUTH until
+    /// then), then SELECT. The failure says which step failed, with Redis's own message.
+    public static func connect(host: String, port: Int, db: Int, credentials: RedisCredentials?, connectTimeout: Double,
+                               commandTimeout: Double) -> Result<RedisConnection, RedisConnectError> {
+        guard let c = redisConnectWithTimeout(host, Int32(port), Self.timeval(connectTimeout)) else {
+            return .failure(RedisConnectError(.unreachable, "cannot allocate a connection"))
+        }
         guard c.pointee.err == 0 else {
+            let message = withUnsafeBytes(of: c.pointee.errstr) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             redisFree(c)
-            return nil
+            return .failure(RedisConnectError(.unreachable, message))
         }
-        self.context = c
         redisSetTimeout(c, Self.timeval(commandTimeout))
-        if db != 0 {
-            guard case .status = self.command(["SELECT", "\(db)"].map { Array($0.utf8) }) else { return nil }
+        let connection = RedisConnection(taking: c)
+        if let credentials {
+            switch connection.command(credentials.authCommand) {
+            case .status?: break
+            case .error(let e)?: return .failure(RedisConnectError(.authRefused, e))
+            default: return .failure(RedisConnectError(.authRefused, "no answer to AUTH"))
+            }
         }
+        if db != 0 {
+            switch connection.command(["SELECT", "\(db)"].map { Array($0.utf8) }) {
+            case .status?: break
+            case .error(let e)?: return .failure(RedisConnectError(.selectRefused, e))
+            default: return .failure(RedisConnectError(.selectRefused, "no answer to SELECT"))
+            }
+        }
+        return .success(connection)
+    }
+
+    private init(taking context: UnsafeMutablePointer<redisContext>) {
+        self.context = context
     }
 
     deinit {

@@ -64,9 +64,25 @@ final class JobQueue: @unchecked Sendable {
 }
 
 extension RedisL2 {
+    /// A ready connection (AUTH and SELECT done), or nil. A refused AUTH or SELECT is logged once
+    /// per kind of failure: it is a configuration error the operator must see, not a transient one.
     func connect() -> RedisConnection? {
         let c = self.configuration
-        return RedisConnection(host: c.host, port: c.port, db: c.db, connectTimeout: c.connectTimeout, commandTimeout: c.commandTimeout)
+        let result = RedisConnection.connect(host: c.host, port: c.port, db: c.db, credentials: c.credentials, connectTimeout: c.connectTimeout,
+                                             commandTimeout: c.commandTimeout)
+        let code: RedisConnectError.Code?
+        switch result {
+        case .success: code = nil
+        case .failure(let e): code = e.code
+        }
+        let changed = self.state.withLock { s -> Bool in
+            defer { s.lastConnectError = code }
+            return s.lastConnectError != code
+        }
+        if changed, case .failure(let e) = result, e.code != .unreachable {
+            self.logger.error("redis refused the connection setup", metadata: ["redis.port": "\(c.port)", "redis.error": "\(e)"])
+        }
+        return try? result.get()
     }
 
     /// Runs a pipeline; on failure marks Redis down (the health thread takes over).

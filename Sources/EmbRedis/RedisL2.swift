@@ -9,13 +9,14 @@
 // room and are dropped (and counted) beyond it.
 import Foundation
 import Logging
-import Synchronization
 
 /// Where Redis is and how patient to be with it.
 public struct RedisL2Configuration: Sendable {
     public var host: String
     public var port: Int
     public var db: Int = 0
+    /// AUTH [user] password on every connection; nil = none.
+    public var credentials: RedisCredentials?
     /// Reader threads (each with its own connection).
     public var poolSize = 2
     public var connectTimeout = 0.2
@@ -55,7 +56,7 @@ public struct RedisL2Stats: Sendable, Equatable {
 public final class RedisL2: Sendable {
     public let configuration: RedisL2Configuration
     let logger: Logger
-    let state = Mutex(State())
+    let state = PThreadLocked(State())
     let jobs = JobQueue()
     let writeSignal = NSCondition()
     /// Wakes the health checker when Redis is marked down, or on stop.
@@ -70,6 +71,8 @@ public final class RedisL2: Sendable {
         var stopping = false
         var writes: [(key: [UInt8], value: [UInt8], ttl: Int)] = []
         var stats = RedisL2Stats()
+        /// The last connect failure's kind, so a refused AUTH is logged once, not at every retry.
+        var lastConnectError: RedisConnectError.Code?
     }
 
     /// Starts the reader, writer and health threads. Returns at once; `stats.isUp` tells when Redis answers.
@@ -207,9 +210,23 @@ public final class RedisL2: Sendable {
             if !s.up { s.stats.errors += 1 }
             return s.up && !s.stopping
         }) else { return nil }
-        return await withCheckedContinuation { continuation in
-            if !self.jobs.pushLookup(keys, { continuation.resume(returning: $0) }) { continuation.resume(returning: nil) }
+        return await Self.fromReader { done in self.jobs.pushLookup(keys, done) }
+    }
+
+    /// The replies a reader thread produces for the calling task. They cross threads through a
+    /// `PThreadLocked` box rather than in `resume(returning:)`: the continuation's ordering lives in
+    /// the concurrency runtime, which ThreadSanitizer does not see, and it reported every handover
+    /// as a race (Docs/reliability.md). `start` queues the work; false (closed) answers nil.
+    static func fromReader(_ start: (@escaping ([RedisReply]?) -> Void) -> Bool) async -> [RedisReply]? {
+        let box = PThreadLocked<[RedisReply]?>(nil)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let queued = start { replies in
+                box.withLock { $0 = replies }
+                continuation.resume()
+            }
+            if !queued { continuation.resume() }
         }
+        return box.withLock { $0 }
     }
 
     /// Runs commands as one pipeline on a reader thread; nil at once when Redis is down.
@@ -218,11 +235,8 @@ public final class RedisL2: Sendable {
             if !s.up { s.stats.errors += 1 }
             return s.up && !s.stopping
         }) else { return nil }
-        return await withCheckedContinuation { continuation in
-            let queued = self.jobs.push { connection in
-                continuation.resume(returning: connection.map { self.execute(commands, on: $0) } ?? nil)
-            }
-            if !queued { continuation.resume(returning: nil) }
+        return await Self.fromReader { done in
+            self.jobs.push { connection in done(connection.map { self.execute(commands, on: $0) } ?? nil) }
         }
     }
 }

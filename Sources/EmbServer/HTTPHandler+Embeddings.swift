@@ -36,10 +36,12 @@ extension HTTPHandler {
     private func runAsync(_ head: HTTPRequestHead, context: ChannelHandlerContext, _ work: @escaping @Sendable () async -> EmbeddingsOutcome) {
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
+        let request = self.startTimeout(head, context: context)
         Task {
             let outcome = await work()
             loop.execute {
                 let (handler, context) = bound.value
+                guard handler.endRequest(request) else { return }  // timed out: already answered 503
                 handler.finish(outcome, head: head, context: context)
             }
         }

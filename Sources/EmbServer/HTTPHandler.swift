@@ -16,6 +16,11 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var body = ByteBuffer()
     var bodyView: ByteBufferView { self.body.readableBytesView }
     private var tooLarge = false
+    /// Set when a request's bearer token was judged after a throttle delay and accepted (HTTPHandler+Auth).
+    var admitted = false
+    /// The request being computed and its timeout (HTTPHandler+Timeout).
+    var inFlight: (id: Int, timer: Scheduled<Void>)?
+    var requestIDs = 0
     /// Metric handles for hits answered on the event loop, looked up once per connection.
     lazy var hitMetrics = (l1: self.server.metrics.tierCounter(.l1), hot: self.server.metrics.tierCounter(.hot),
                            l1Latency: self.server.metrics.latency(.l1))
@@ -41,8 +46,9 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    private func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+    func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let path = head.uri.firstIndex(of: "?").map { String(head.uri[..<$0]) } ?? head.uri
+        guard self.admit(head, path: path, context: context) else { return }  // HTTPHandler+Auth
         if self.routeSavings(head, path: path, context: context) { return }
         switch (head.method, path) {
         case (.GET, "/healthz"):

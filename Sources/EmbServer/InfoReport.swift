@@ -3,7 +3,7 @@ import EmbNode
 import Foundation
 
 enum InfoReport {
-    static let sections = ["server", "cluster", "l1", "l2", "encoder", "tiers", "callers", "savings"]
+    static let sections = ["server", "clients", "cluster", "l1", "l2", "encoder", "tiers", "callers", "savings"]
 
     static func render(_ server: ServerContext, section: String?) -> String {
         let node = server.node
@@ -17,6 +17,11 @@ enum InfoReport {
         emit("server", [
             ("embcache_version", server.version), ("node_id", server.nodeID),
             ("uptime_in_seconds", Int(Date().timeIntervalSince(server.startedAt))), ("process_id", getpid()),
+        ])
+        emit("clients", [
+            ("connected_clients", server.connectedClients), ("maxclients", server.limits.maxClients),
+            ("rejected_connections", server.refusedConnections), ("auth_required", server.secret == nil ? 0 : 1),
+            ("auth_failures", server.authThrottle.failures), ("auth_throttled_addresses", server.authThrottle.tracked),
         ])
         if let cluster = server.cluster {
             let c = cluster.summary

@@ -25,18 +25,17 @@ final class KnownKeyMemo {
         var sampled = false
     }
 
-    /// 64 slots × 48 bytes: 3 KB per connection.
+    /// 64 slots × 48 bytes: 3 KB per connection, allocated at the first text remembered (so a
+    /// connection that never sends EMBED, e.g. one of 10k idle ones, costs none: Scripts/bench-memory).
     static let slotCount = 64
-    private let slots: UnsafeMutablePointer<Slot>
+    private var slots: UnsafeMutablePointer<Slot>?
 
-    init() {
-        self.slots = .allocate(capacity: Self.slotCount)
-        self.slots.initialize(repeating: Slot(), count: Self.slotCount)
-    }
+    init() {}
 
     deinit {
-        self.slots.deinitialize(count: Self.slotCount)
-        self.slots.deallocate()
+        guard let slots = self.slots else { return }
+        slots.deinitialize(count: Self.slotCount)
+        slots.deallocate()
     }
 
     @inline(__always)
@@ -46,22 +45,29 @@ final class KnownKeyMemo {
     /// sample and was last noted for this connection before `minute` (now it counts as noted).
     @inline(__always)
     func known(_ textHash: Hash128, minute: UInt32) -> (known: KnownText, renote: Bool)? {
+        guard let slots = self.slots else { return nil }
         let i = self.index(textHash)
-        let slot = self.slots[i]
+        let slot = slots[i]
         guard slot.used, slot.textHash == textHash else { return nil }
         let renote = slot.sampled && slot.notedMinute != minute
-        if renote { self.slots[i].notedMinute = minute }
+        if renote { slots[i].notedMinute = minute }
         return (KnownText(key: CacheKey(slot.key), tokens: Int(slot.tokens)), renote)
     }
 
     func remember(_ textHash: Hash128, _ known: KnownText, sampled: Bool, minute: UInt32) {
-        self.slots[self.index(textHash)] = Slot(textHash: textHash, key: known.key.hash, tokens: Int32(clamping: known.tokens),
+        let slots = self.slots ?? {
+            let made = UnsafeMutablePointer<Slot>.allocate(capacity: Self.slotCount)
+            made.initialize(repeating: Slot(), count: Self.slotCount)
+            self.slots = made
+            return made
+        }()
+        slots[self.index(textHash)] = Slot(textHash: textHash, key: known.key.hash, tokens: Int32(clamping: known.tokens),
                                                 notedMinute: minute, used: true, sampled: sampled)
     }
 
     /// Forgets every slot. The connection's caller changed: its keys must be noted again in the
     /// overlap sample under the new caller, and a memo miss is where that happens.
     func forgetAll() {
-        self.slots.update(repeating: Slot(), count: Self.slotCount)
+        self.slots?.update(repeating: Slot(), count: Self.slotCount)
     }
 }

@@ -21,13 +21,20 @@ public struct NodeOptions: Sendable {
     public var respPort = 7400
     public var httpHost = "127.0.0.1"
     public var httpPort = 8400
-    /// Redis host, port, db; nil = L1 only.
-    public var redis: (host: String, port: Int, db: Int)? = ("127.0.0.1", 6379, 0)
+    /// Redis address and login; nil = L1 only.
+    public var redis: ClusterFile.RedisAddress? = ClusterFile.RedisAddress(host: "127.0.0.1", port: 6379, db: 0)
     /// When true, a Redis that does not answer at start is dropped (L1 only) with a warning.
     public var redisOptional = false
     public var modelDirectory = ModelFiles.defaultDirectory
     public var node = NodeConfiguration()
-    public var secret: String?
+    /// The secret clients and peers must present (RESP AUTH, HTTP bearer); nil = open (loopback only).
+    public var secret: Secret?
+    /// Whether GET /metrics answers without the secret.
+    public var metricsPublic = false
+    /// Allows listening beyond loopback with no secret (a loud warning is logged).
+    public var insecure = false
+    /// Limits that keep a node bounded under floods (connections, output, time).
+    public var limits = ConnectionLimits()
     public var encoderThreads = 2
     /// Event-loop threads for RESP and HTTP (the encoder has its own threads).
     public var ioThreads = 1
@@ -38,19 +45,6 @@ public struct NodeOptions: Sendable {
     public var clusterPath: String?
 
     public init() {}
-
-    /// Parses "HOST:PORT[/DB]".
-    public static func parseRedis(_ s: String) -> (host: String, port: Int, db: Int)? {
-        let (address, db) = s.split(separator: "/", maxSplits: 1).map(String.init).splitFirst()
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (1...65535).contains(port) else { return nil }
-        let dbNumber = db.map { Int($0) } ?? 0
-        guard let dbNumber, dbNumber >= 0 else { return nil }
-        return (String(address[..<colon]), port, dbNumber)
-    }
-}
-
-extension Array where Element == String {
-    fileprivate func splitFirst() -> (String, String?) { (self.first ?? "", self.count > 1 ? self[1] : nil) }
 }
 
 /// A built node: its services (run them in one ServiceGroup) and its shared state.
@@ -61,6 +55,7 @@ public struct BuiltNode: Sendable {
 
 /// Loads the model and builds the node's services. Nothing listens until the services run.
 public func buildNode(_ options: NodeOptions, logger: Logger) async throws -> BuiltNode {
+    try BindPolicy.check(options, logger: logger)
     let model = try EmbeddingModel(directory: options.modelDirectory, threads: options.encoderThreads)
     logger.info("model loaded", metadata: [
         "model.kernel": "\(model.encoder.kernelName)", "model.fingerprint": "\(model.fingerprint)",
@@ -68,14 +63,16 @@ public func buildNode(_ options: NodeOptions, logger: Logger) async throws -> Bu
     ])
     var l2: RedisL2? = nil
     if let redis = options.redis {
-        let client = RedisL2(RedisL2Configuration(host: redis.host, port: redis.port, db: redis.db), logger: logger)
+        var configuration = RedisL2Configuration(host: redis.host, port: redis.port, db: redis.db)
+        configuration.credentials = redis.credentials
+        let client = RedisL2(configuration, logger: logger)
         let deadline = Date().addingTimeInterval(0.5)
         while !client.stats.isUp && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
         if client.stats.isUp || !options.redisOptional {
             if !client.stats.isUp { logger.warning("redis not answering yet; serving from L1 and the encoder until it does") }
             l2 = client
         } else {
-            logger.warning("no redis at \(redis.host):\(redis.port); running L1-only")
+            logger.warning("no redis at \(redis.description); running L1-only")
             await client.shutdown(deadline: 0)
         }
     }
@@ -109,14 +106,19 @@ public func buildNode(_ options: NodeOptions, logger: Logger) async throws -> Bu
     }
     let node = EmbeddingNode(model: model, configuration: options.node, l2: l2, router: router, savings: ledger)
     let context = ServerContext(node: node, nodeID: options.nodeID, secret: options.secret, metrics: NodeMetrics(),
-                                cluster: router, reload: reload)
+                                cluster: router, reload: reload, metricsPublic: options.metricsPublic, limits: options.limits)
     let limits = RESPLimits(maxBulkLength: options.node.maxTextBytes, maxArguments: options.node.maxBatchTexts + 1)
     let idle = options.idleTimeout
     let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.ioThreads))
     let resp = ListenerService(name: "resp", group: group, host: options.respHost, port: options.respPort, logger: logger) { channel in
+        guard context.admit(channel) else { return try channel.pipeline.syncOperations.addHandler(GateRefusal(message: GateRefusal.resp)) }
         try channel.pipeline.syncOperations.addHandler(RESPConnectionHandler(server: context, limits: limits, idleTimeout: .seconds(idle)))
     }
     let http = ListenerService(name: "http", group: group, host: options.httpHost, port: options.httpPort, logger: logger) { channel in
+        guard context.admit(channel) else { return try channel.pipeline.syncOperations.addHandler(GateRefusal(message: GateRefusal.http)) }
+        // HTTP keep-alive connections are closed after the same idle time as RESP ones (NIO's handler:
+        // HTTP is not the hot path), so idle sockets cannot hold the node's connection slots for ever.
+        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: .seconds(idle)))
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
         try channel.pipeline.syncOperations.addHandler(HTTPHandler(server: context))
     }

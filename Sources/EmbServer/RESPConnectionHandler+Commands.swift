@@ -41,8 +41,8 @@ extension RESPConnectionHandler {
             var reply = ByteBuffer()
             reply.writeBulkString(args[1])
             self.complete(sequence, reply)
-        case "HELLO": self.complete(sequence, self.hello(Array(args.dropFirst())))
-        case "AUTH": self.complete(sequence, self.auth(Array(args.dropFirst())))
+        case "HELLO": self.hello(Array(args.dropFirst()), sequence: sequence, context: context)
+        case "AUTH": self.auth(Array(args.dropFirst()), sequence: sequence, context: context)
         case "CLIENT": self.complete(sequence, self.client(Array(args.dropFirst())))
         case "SELECT":
             self.complete(sequence, args.count == 2 && String(buffer: args[1]) == "0" ? Self.ok() : Self.error("ERR DB index is out of range"))

@@ -1,34 +1,50 @@
-// Session commands: HELLO (protocol 2 or 3, optional AUTH and SETNAME), AUTH, CLIENT.
+// Session commands: HELLO (protocol 2 or 3, optional AUTH and SETNAME), CLIENT. AUTH and the
+// judging of passwords are in RESPConnectionHandler+Auth.
 import EmbRESP
 import NIOCore
 
 extension RESPConnectionHandler {
     /// HELLO [protover [AUTH user pass] [SETNAME name]]: as Redis; redis-py 8 sends HELLO 3 on connect.
-    func hello(_ args: [ByteBuffer]) -> ByteBuffer {
+    /// With AUTH, the password is judged as AUTH's is (throttled, maybe later); nothing else changes
+    /// unless it is right.
+    func hello(_ args: [ByteBuffer], sequence: Int, context: ChannelHandlerContext) {
         var version = self.version
         var i = 0
         if let first = args.first {
             switch String(buffer: first) {
             case "2": version = .resp2
             case "3": version = .resp3
-            default: return Self.error("NOPROTO unsupported protocol version")
+            default: return self.complete(sequence, Self.error("NOPROTO unsupported protocol version"))
             }
             i = 1
         }
+        var password: ByteBuffer? = nil
+        var name: String? = nil
         while i < args.count {
             let option = String(buffer: args[i]).uppercased()
             if option == "AUTH", i + 2 < args.count {
-                let reply = self.auth([args[i + 1], args[i + 2]])
-                if reply.getInteger(at: reply.readerIndex, as: UInt8.self) == UInt8(ascii: "-") { return reply }
+                password = args[i + 2]
                 i += 3
             } else if option == "SETNAME", i + 1 < args.count {
-                self.setName(String(buffer: args[i + 1]))
+                name = String(buffer: args[i + 1])
                 i += 2
             } else {
-                return Self.error("ERR Syntax error in HELLO option '\(option)'")
+                return self.complete(sequence, Self.error("ERR Syntax error in HELLO option '\(option.prefix(40))'"))
             }
         }
-        guard self.authenticated else { return Self.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time") }
+        guard let password else {
+            guard self.authenticated else { return self.complete(sequence, Self.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")) }
+            return self.complete(sequence, self.helloAccepted(version, name: name))
+        }
+        guard self.server.secret != nil else { return self.complete(sequence, Self.noPasswordConfigured) }
+        self.authenticate(password, sequence: sequence, context: context) { handler, ok in
+            ok ? handler.helloAccepted(version, name: name) : Self.wrongPassword
+        }
+    }
+
+    /// Switches to `version`, takes `name`, and answers HELLO's map.
+    private func helloAccepted(_ version: RESPVersion, name: String?) -> ByteBuffer {
+        if let name { self.setName(name) }
         self.version = version
         var reply = ByteBuffer()
         reply.writeMapHeader(7, version: version)
@@ -47,19 +63,6 @@ extension RESPConnectionHandler {
         reply.writeBulkString("modules")
         reply.writeArrayHeader(0)
         return reply
-    }
-
-    /// AUTH [user] password, against the cluster secret.
-    func auth(_ args: [ByteBuffer]) -> ByteBuffer {
-        guard args.count == 1 || args.count == 2 else { return Self.arity("AUTH") }
-        guard let secret = self.server.secret else {
-            return Self.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
-        }
-        guard String(buffer: args[args.count - 1]) == secret else {
-            return Self.error("WRONGPASS invalid username-password pair or user is disabled.")
-        }
-        self.authenticated = true
-        return Self.ok()
     }
 
     /// CLIENT SETNAME | GETNAME | ID | SETINFO.

@@ -1,4 +1,5 @@
 // What every connection handler of a node shares: the node, its identity, the secret, counters.
+import EmbCluster
 import EmbNode
 import Foundation
 import NIOCore
@@ -8,8 +9,17 @@ import Synchronization
 public final class ServerContext: Sendable {
     public let node: EmbeddingNode
     public let nodeID: String
-    /// The cluster secret; nil = open (loopback only).
-    public let secret: String?
+    /// The cluster secret; nil = open (loopback only). Prints as "<redacted>".
+    public let secret: Secret?
+    /// Whether GET /metrics answers without the secret when one is set.
+    public let metricsPublic: Bool
+    /// Connection, output and time limits.
+    public let limits: ConnectionLimits
+    /// Failed AUTH / bearer attempts, per client address, and the delays they earn.
+    public let authThrottle = AuthThrottle()
+    /// Open client connections (RESP and HTTP) and those refused at `limits.maxClients`.
+    let openConnections = Atomic<Int>(0)
+    let rejectedConnections = Atomic<Int>(0)
     public let version = "0.1.0"
     public let startedAt = Date()
     public let metrics: NodeMetrics
@@ -24,8 +34,10 @@ public final class ServerContext: Sendable {
     /// Distinct caller labels kept; later names fold into "other", so metrics stay bounded.
     static let maxCallers = 32
 
-    public init(node: EmbeddingNode, nodeID: String, secret: String?, metrics: NodeMetrics, cluster: ClusterRouter? = nil,
-                reload: (@Sendable () -> Result<Void, any Error>)? = nil) {
+    public init(node: EmbeddingNode, nodeID: String, secret: Secret?, metrics: NodeMetrics, cluster: ClusterRouter? = nil,
+                reload: (@Sendable () -> Result<Void, any Error>)? = nil, metricsPublic: Bool = false, limits: ConnectionLimits = ConnectionLimits()) {
+        self.metricsPublic = metricsPublic
+        self.limits = limits
         self.node = node
         self.reload = reload
         self.cluster = cluster
@@ -35,12 +47,16 @@ public final class ServerContext: Sendable {
     }
 
     private let redisLinks = LinkRegistry()
+    /// A Redis reply later than this drops the event-loop link; its requests take the async path,
+    /// where a down Redis is a miss (L2 must never stall a request).
+    static let redisLinkTimeout = TimeAmount.seconds(1)
 
     /// The event-loop link to this node's Redis for callers on `loop` (nil without L2).
     func redisLink(on loop: any EventLoop) -> PeerLink? {
         guard let l2 = self.node.l2 else { return nil }
         let c = l2.configuration
-        return self.redisLinks.link("redis", on: loop) { PeerLink(host: c.host, port: c.port, secret: nil, eventLoop: loop, database: c.db) }
+        return self.redisLinks.link("redis", on: loop) { PeerLink(host: c.host, port: c.port, credentials: c.credentials, eventLoop: loop, database: c.db,
+                                                              timeout: Self.redisLinkTimeout) }
     }
 
     func connectionID() -> Int { self.nextConnectionID.add(1, ordering: .relaxed).oldValue }

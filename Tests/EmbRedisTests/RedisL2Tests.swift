@@ -15,7 +15,9 @@ import Testing
             if await condition() { return true }
             try? await Task.sleep(for: .milliseconds(20))
         }
-        return false
+        // Once more after the deadline: a test starved of the cooperative pool (every suite runs at
+        // once, slower still under a sanitizer) may wake past it with the condition long true.
+        return await condition()
     }
 
     @Test func recordsRoundTripAndMalformedOnesDecodeToNil() {
@@ -92,5 +94,67 @@ import Testing
         for i in 0..<500 { l2.enqueueSet("d\(i)", Self.record(5), ttlSeconds: 60) }
         await l2.shutdown()
         #expect(server.cli(["DBSIZE"]) == "500")
+    }
+}
+
+/// L2 against a Redis that wants a login: `requirepass`, and an ACL user with the default user off.
+@Suite(.serialized) struct RedisL2AuthTests {
+    @Test func aPasswordIsSentWithAuthBeforeSelectOnEveryConnection() async throws {
+        let server = try RedisServerProcess(extraArguments: ["--requirepass", "l2-pass"], cliLogin: ["-a", "l2-pass"])
+        defer { server.stop() }
+        var c = RedisL2Configuration(host: "127.0.0.1", port: server.port, db: 3)
+        c.credentials = RedisCredentials(username: nil, password: "l2-pass")
+        (c.connectTimeout, c.commandTimeout) = (1, 1)  // patient: under a sanitizer everything is slower
+        let l2 = RedisL2(c)
+        #expect(await RedisL2Tests.eventually(15) { l2.stats.isUp })
+        l2.enqueueSet("k", RedisL2Tests.record(3), ttlSeconds: 60)
+        #expect(await RedisL2Tests.eventually(15) { l2.stats.writesDone == 1 })
+        #expect(await l2.mget(["k"]) == [RedisL2Tests.record(3)])
+        #expect(server.cli(["-n", "3", "EXISTS", "emb:k"]) == "1")
+        await l2.shutdown()
+    }
+
+    @Test func anACLUserLogsInWithItsName() async throws {
+        let server = try RedisServerProcess(extraArguments: ["--user", "default", "off", "--user", "embc", "on", ">acl-pass", "~*", "&*", "+@all"],
+                                            cliLogin: ["--user", "embc", "--pass", "acl-pass"])
+        defer { server.stop() }
+        var c = RedisL2Configuration(host: "127.0.0.1", port: server.port)
+        c.credentials = RedisCredentials(username: "embc", password: "acl-pass")
+        (c.connectTimeout, c.commandTimeout) = (1, 1)
+        let l2 = RedisL2(c)
+        #expect(await RedisL2Tests.eventually(15) { l2.stats.isUp })
+        l2.enqueueSet("u", RedisL2Tests.record(4), ttlSeconds: 60)
+        #expect(await RedisL2Tests.eventually(15) { l2.stats.writesDone == 1 })
+        #expect(server.cli(["EXISTS", "emb:u"]) == "1")
+        await l2.shutdown()
+    }
+
+    @Test func aWrongPasswordLeavesL2DownAndSaysWhy() async throws {
+        let server = try RedisServerProcess(extraArguments: ["--requirepass", "right"], cliLogin: ["-a", "right"])
+        defer { server.stop() }
+        let result = RedisConnection.connect(host: "127.0.0.1", port: server.port, db: 0, credentials: RedisCredentials(username: nil, password: "wrong"),
+                                             connectTimeout: 1, commandTimeout: 1)
+        guard case .failure(let e) = result else {
+            Issue.record("a wrong password connected")
+            return
+        }
+        #expect(e.code == .authRefused && !e.description.contains("wrong"))
+        var c = RedisL2Configuration(host: "127.0.0.1", port: server.port)
+        c.credentials = RedisCredentials(username: nil, password: "wrong")
+        let l2 = RedisL2(c)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(!l2.stats.isUp)
+        #expect(await l2.mget(["x"]) == nil)
+        await l2.shutdown()
+    }
+
+    @Test func credentialsNeverPrintThePassword() {
+        let c = RedisCredentials(username: "embc", password: "p4ss-w0rd")
+        for text in ["\(c)", String(reflecting: c), "\(RedisConnectError(.authRefused, "WRONGPASS invalid"))"] {
+            #expect(!text.contains("p4ss-w0rd"), "\(text)")
+        }
+        var dumped = ""
+        dump(c, to: &dumped)
+        #expect(!dumped.contains("p4ss-w0rd"))
     }
 }

@@ -4,17 +4,22 @@ import Foundation
 final class RedisServerProcess {
     let port: Int
     private var process: Process?
+    /// More redis-server arguments (`--requirepass`, `--user`), and the login redis-cli uses then.
+    let extraArguments: [String]
+    let cliLogin: [String]
 
     /// Starts redis-server on `port` (a free one if nil) and waits (≤ 5 s) until it answers PING.
-    init(port: Int? = nil) throws {
+    init(port: Int? = nil, extraArguments: [String] = [], cliLogin: [String] = []) throws {
         self.port = port ?? Self.freePort()
+        self.extraArguments = extraArguments
+        self.cliLogin = cliLogin
         try self.start()
     }
 
     func start() throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = ["--port", "\(self.port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"]
+        p.arguments = ["--port", "\(self.port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"] + self.extraArguments
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
@@ -42,7 +47,7 @@ final class RedisServerProcess {
     func cli(_ args: [String]) -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
-        p.arguments = ["-p", "\(self.port)"] + args
+        p.arguments = ["-p", "\(self.port)", "--no-auth-warning"] + self.cliLogin + args
         let pipe = Pipe()
         p.standardOutput = pipe
         p.standardError = FileHandle.nullDevice

@@ -29,3 +29,18 @@ def wait_port(port, seconds=30):
         except OSError:
             time.sleep(0.05)
     return False
+
+
+def resp(*args):
+    """One RESP command (an array of bulk strings), for raw sockets: pipelines, clients that never read."""
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a.encode() if isinstance(a, str) else a
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+def stop(p):
+    """Stops a process this test started (by its PID) and reaps it."""
+    if p.poll() is None:
+        p.kill(); p.wait(5)

@@ -15,7 +15,7 @@ import Synchronization
 
 public final class ClusterRouter: PeerRouter, Sendable {
     public let selfID: String
-    private let secret: String?
+    private let secret: Secret?
     private let logger: Logger
     private let state: Mutex<State>
     private let stopped = Atomic<Bool>(false)
@@ -45,7 +45,7 @@ public final class ClusterRouter: PeerRouter, Sendable {
         HashRing(nodes: file.nodes.map { RingNode(id: $0.id, weight: $0.weight) }, vnodes: file.vnodes)
     }
 
-    static func peers(_ file: ClusterFile, selfID: String, secret: String?) -> [String: PeerClient] {
+    static func peers(_ file: ClusterFile, selfID: String, secret: Secret?) -> [String: PeerClient] {
         var peers: [String: PeerClient] = [:]
         for node in file.nodes where node.id != selfID {
             peers[node.id] = PeerClient(id: node.id, host: node.resp.host, port: node.resp.port, secret: secret)
@@ -146,7 +146,8 @@ public final class ClusterRouter: PeerRouter, Sendable {
     func link(to peer: String, on loop: any EventLoop) -> PeerLink? {
         guard let client = self.peer(peer) else { return nil }
         return self.links.link(peer, on: loop, isCurrent: { $0.host == client.host && $0.port == client.port }) {
-            PeerLink(host: client.host, port: client.port, secret: self.secret, eventLoop: loop)
+            PeerLink(host: client.host, port: client.port, credentials: self.secret.map { RedisCredentials(username: nil, password: $0.reveal) }, eventLoop: loop,
+                     timeout: .seconds(Int64(PeerClient.commandTimeout)))
         }
     }
 

@@ -1,6 +1,7 @@
 // Connections to one peer node. Peers speak RESP, so this is hiredis again (EmbRedis's
 // RedisConnection) on two threads of our own, each with its own connection: blocking calls never
 // hold a Swift-concurrency thread. A failed call drops its connection; the next call reconnects.
+import EmbCluster
 import EmbRedis
 import Foundation
 
@@ -8,7 +9,7 @@ final class PeerClient: @unchecked Sendable {
     let id: String
     let host: String
     let port: Int
-    private let secret: String?
+    private let secret: Secret?
     private let condition = NSCondition()
     private var jobs: [(RedisConnection?) -> RedisConnection?] = []  // guarded by condition
     /// Pending PEER.MEMBED fetches, merged into one request by the next free thread (guarded by condition).
@@ -20,7 +21,7 @@ final class PeerClient: @unchecked Sendable {
     static let commandTimeout = 10.0
     static let connectTimeout = 0.3
 
-    init(id: String, host: String, port: Int, secret: String?, threads: Int = 2) {
+    init(id: String, host: String, port: Int, secret: Secret?, threads: Int = 2) {
         (self.id, self.host, self.port, self.secret) = (id, host, port, secret)
         for i in 0..<threads {
             let thread = Thread { [self] in self.loop() }
@@ -30,12 +31,10 @@ final class PeerClient: @unchecked Sendable {
     }
 
     /// Opens a connection and authenticates when the cluster has a secret.
-    static func connect(host: String, port: Int, secret: String?, timeout: Double) -> RedisConnection? {
-        guard let c = RedisConnection(host: host, port: port, db: 0, connectTimeout: connectTimeout, commandTimeout: timeout) else { return nil }
-        if let secret {
-            guard case .status("OK") = c.command([Array("AUTH".utf8), Array(secret.utf8)]) else { return nil }
-        }
-        return c
+    static func connect(host: String, port: Int, secret: Secret?, timeout: Double) -> RedisConnection? {
+        let credentials = secret.map { RedisCredentials(username: nil, password: $0.reveal) }
+        return try? RedisConnection.connect(host: host, port: port, db: 0, credentials: credentials, connectTimeout: connectTimeout,
+                                            commandTimeout: timeout).get()
     }
 
     /// One command; nil when the peer cannot be reached or the call fails.

@@ -5,6 +5,7 @@
 // FIFO of promises matches them. Any error fails every pending request and drops the link; callers
 // fall back to the async path, which re-routes.
 import EmbRESP
+import EmbRedis
 import NIOCore
 import NIOConcurrencyHelpers
 import NIOPosix
@@ -13,10 +14,32 @@ final class PeerLinkHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
     private var pending = CircularBuffer<EventLoopPromise<RESPValue>>()
+    /// When each pending request was sent, in the same order: a stalled peer or Redis (SIGSTOP, a
+    /// dead host) must not hold the replies of the connections waiting on it for ever. A watchdog
+    /// closes the link when the oldest request is older than `timeout`; closing fails every pending
+    /// request and the callers fall back to the async path, which has its own timeouts.
+    private var sentAt = CircularBuffer<NIODeadline>()
+    private let timeout: TimeAmount
+    private var watchdog: RepeatedTask?
     private var buffer: ByteBuffer?
     private let parser = RESPReplyParser(maxBulkLength: 64 << 20)
 
-    func enqueue(_ promise: EventLoopPromise<RESPValue>) { self.pending.append(promise) }
+    init(timeout: TimeAmount) { self.timeout = timeout }
+
+    func enqueue(_ promise: EventLoopPromise<RESPValue>) {
+        self.pending.append(promise)
+        self.sentAt.append(.now())
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let tick = TimeAmount.nanoseconds(max(1_000_000, self.timeout.nanoseconds / 4))
+        self.watchdog = context.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in
+            let (handler, context) = bound.value
+            if let oldest = handler.sentAt.first, NIODeadline.now() - oldest > handler.timeout { context.close(promise: nil) }
+        }
+        context.fireChannelActive()
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = self.unwrapInboundIn(data)
@@ -28,6 +51,7 @@ final class PeerLinkHandler: ChannelInboundHandler {
         do {
             while let value = try self.parser.parse(&incoming) {
                 guard let promise = self.pending.popFirst() else { return context.close(promise: nil) }
+                _ = self.sentAt.popFirst()
                 promise.succeed(value)
             }
         } catch {
@@ -40,6 +64,9 @@ final class PeerLinkHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        self.watchdog?.cancel()
+        self.watchdog = nil
+        self.sentAt.removeAll()
         while let p = self.pending.popFirst() { p.fail(PeerError.unavailable("link closed")) }
     }
 
@@ -52,7 +79,8 @@ final class PeerLinkHandler: ChannelInboundHandler {
 final class PeerLink {
     let host: String
     let port: Int
-    let secret: String?
+    /// AUTH on connect: the cluster secret to a peer, or the Redis login; nil = none.
+    let credentials: RedisCredentials?
     let eventLoop: any EventLoop
     private var channel: (any Channel)?
     private var handler: PeerLinkHandler?
@@ -62,9 +90,12 @@ final class PeerLink {
 
     /// Redis database to SELECT on connect (0: none); peers have none.
     let database: Int
+    /// How long a reply may take before the link is dropped (PeerLinkHandler's watchdog).
+    let timeout: TimeAmount
 
-    init(host: String, port: Int, secret: String?, eventLoop: any EventLoop, database: Int = 0) {
-        (self.host, self.port, self.secret, self.eventLoop, self.database) = (host, port, secret, eventLoop, database)
+    init(host: String, port: Int, credentials: RedisCredentials?, eventLoop: any EventLoop, database: Int = 0, timeout: TimeAmount) {
+        (self.host, self.port, self.credentials, self.eventLoop, self.database) = (host, port, credentials, eventLoop, database)
+        self.timeout = timeout
     }
 
     /// Sends one command; the future completes on this link's loop.
@@ -111,7 +142,7 @@ final class PeerLink {
     }
 
     private func connect() -> EventLoopFuture<Void> {
-        let handler = PeerLinkHandler()
+        let handler = PeerLinkHandler(timeout: self.timeout)
         let future = ClientBootstrap(group: self.eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.milliseconds(300))
@@ -120,14 +151,15 @@ final class PeerLink {
             .flatMap { channel -> EventLoopFuture<Void> in
                 self.channel = channel
                 self.handler = handler
-                if self.database != 0 {
-                    return self.write([ByteBuffer(string: "SELECT"), ByteBuffer(string: "\(self.database)")], channel, handler).flatMapThrowing { reply in
-                        guard case .simpleString("OK") = reply else { throw PeerError.unavailable("SELECT refused") }
+                // AUTH first: a Redis with `requirepass` refuses SELECT (and all else) until then.
+                var setup: [[ByteBuffer]] = []
+                if let credentials = self.credentials { setup.append(credentials.authCommand.map { ByteBuffer(bytes: $0) }) }
+                if self.database != 0 { setup.append([ByteBuffer(string: "SELECT"), ByteBuffer(string: "\(self.database)")]) }
+                let replies = setup.map { self.write($0, channel, handler) }
+                return EventLoopFuture.whenAllSucceed(replies, on: self.eventLoop).flatMapThrowing { replies in
+                    for reply in replies {
+                        guard case .simpleString = reply else { throw PeerError.unavailable("connection setup (AUTH/SELECT) refused") }
                     }
-                }
-                guard let secret = self.secret else { return self.eventLoop.makeSucceededVoidFuture() }
-                return self.write([ByteBuffer(string: "AUTH"), ByteBuffer(string: secret)], channel, handler).flatMapThrowing { reply in
-                    guard case .simpleString("OK") = reply else { throw PeerError.unavailable("AUTH refused") }
                 }
             }
         let done = future.always { _ in self.connecting = nil }
