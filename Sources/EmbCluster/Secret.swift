@@ -48,6 +48,9 @@ public enum SecretSource: Sendable, Equatable {
     case environment(String)
     case file(String)
 
+    /// The longest secret file read.
+    public static let maxFileBytes = 64 << 10
+
     /// Reads the secret. Errors name the variable or file, never a value.
     public func resolve(environment: [String: String] = ProcessInfo.processInfo.environment, relativeTo base: String? = nil,
                         what: String, line: Int? = nil) throws -> Secret {
@@ -61,8 +64,14 @@ public enum SecretSource: Sendable, Equatable {
             return Secret(value)
         case .file(let path):
             let full = path.hasPrefix("/") || base == nil ? path : (base! as NSString).appendingPathComponent(path)
-            guard let data = FileManager.default.contents(atPath: full) else {
+            // Bounded: a secret is short, and a path to a device or a huge file must not hang or fill
+            // a node at start (the fuzzer tried /dev/zero).
+            guard let handle = FileHandle(forReadingAtPath: full), let data = try? handle.read(upToCount: Self.maxFileBytes + 1) else {
                 throw ClusterFileError(.badSecret, line: line, "\(what): cannot read the secret file \(full)")
+            }
+            try? handle.close()
+            guard data.count <= Self.maxFileBytes else {
+                throw ClusterFileError(.badSecret, line: line, "\(what): the secret file \(full) is over \(Self.maxFileBytes) bytes")
             }
             var bytes = Array(data)
             while let last = bytes.last, last == UInt8(ascii: "\n") || last == UInt8(ascii: "\r") { bytes.removeLast() }

@@ -48,6 +48,11 @@ import Testing
         }
     }
 
+    @Test func aSecretFileIsReadBoundedSoADeviceCannotHangTheNode() throws {
+        let e = #expect(throws: ClusterFileError.self) { try Self.file("  secret_file: /dev/zero") }
+        #expect(e?.code == .badSecret && (e?.description.contains("over") ?? false), "\(e?.description ?? "")")
+    }
+
     @Test func metricsArePrivateUnlessTheFileSaysPublic() throws {
         #expect(try Self.file("").metricsPublic == false)
         #expect(try Self.file("  metrics_public: true").metricsPublic == true)
