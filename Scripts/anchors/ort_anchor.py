@@ -6,6 +6,7 @@ Needs: pip install onnxruntime tokenizers numpy
   ort_anchor.py speed    MODEL_DIR TEXTS.jsonl [--batch 1,32] [--secs 6]
   ort_anchor.py embed    MODEL_DIR TEXTS.jsonl > OUT.jsonl          # {"input_ids", "embedding"} per line
   ort_anchor.py compare  REFERENCE.jsonl CANDIDATE.jsonl            # token ids exact? cosine min/p1/mean
+                                                                    # (vectors as numbers or embedding_base64)
 MODEL_DIR is the unpacked model folder (tokenizer.json inside). The ONNX file defaults to
 models/ort-anchor/model.int8.onnx, which Scripts/build-ort-anchor makes; set ORT_MODEL to use another.
 Origin: the team's anchor tool (tools/ort_anchor.py of our reference kit), copied here so a clone
@@ -13,7 +14,7 @@ reproduces every figure on its own; only the default ONNX path changed.
 TEXTS.jsonl has one {"text": ...} per line. Speed prints texts/s and tokens/s (non-padding word-pieces),
 the median of 3 interleaved repetitions, so run it in the same command as the benchmark it anchors.
 """
-import json, os, sys, time
+import base64, json, os, sys, time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -81,6 +82,14 @@ def dump(model_dir, path):
             print(json.dumps({"input_ids": a, "embedding": [float("%.7g" % x) for x in b]}))
 
 
+def vector(row):
+    """A line's vector: `embedding` (numbers) or `embedding_base64` (float32 little-endian, as the
+    reference file in Tests/Fixtures/encoder stores it)."""
+    if "embedding_base64" in row:
+        return np.frombuffer(base64.b64decode(row["embedding_base64"]), "<f4")
+    return np.array(row["embedding"], np.float32)
+
+
 def compare(ref_path, cand_path):
     ref = [json.loads(l) for l in open(ref_path, encoding="utf-8")]
     cand = [json.loads(l) for l in open(cand_path, encoding="utf-8")]
@@ -88,8 +97,8 @@ def compare(ref_path, cand_path):
         print(f"FAIL: {len(cand)} lines, expected {len(ref)}")
         return 1
     same_ids = sum(r["input_ids"] == c.get("input_ids") for r, c in zip(ref, cand))
-    R = np.array([r["embedding"] for r in ref], np.float32)
-    C = np.array([c["embedding"] for c in cand], np.float32)
+    R = np.array([vector(r) for r in ref], np.float32)
+    C = np.array([vector(c) for c in cand], np.float32)
     cos = (R * C).sum(1) / (np.linalg.norm(R, axis=1) * np.linalg.norm(C, axis=1))
     norms = np.linalg.norm(C, axis=1)
     print(f"token ids exact {same_ids}/{len(ref)}; cosine min={cos.min():.5f} p1={np.percentile(cos, 1):.5f} "

@@ -10,7 +10,15 @@ enum TestData {
     struct Reference: Decodable {
         var text: String
         var input_ids: [Int32]
-        var embedding: [Float]
+        /// sentence-transformers' fp32 vector, stored as base64 of its float32 little-endian bytes.
+        var embedding_base64: String
+
+        var embedding: [Float] {
+            let bytes = Data(base64Encoded: self.embedding_base64) ?? Data()
+            return bytes.withUnsafeBytes { raw in
+                (0..<raw.count / 4).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
+            }
+        }
     }
 
     static func references() throws -> [Reference] {

@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Regenerates reference.public.jsonl from public.texts.jsonl: for each text, the token ids of
 Hugging Face's tokenizer (tokenizer.json, truncation at 256) and the fp32 embedding of
-sentence-transformers (mean pooling, L2 normalized), one {"text", "input_ids", "embedding"} per line.
+sentence-transformers (mean pooling, L2 normalized), one {"text", "input_ids", "embedding_base64"} per
+line. The vector is stored exactly, as base64 of its 384 float32 little-endian (OpenAI's base64 form):
+exact, and under half the size of decimal text (the repository keeps files under 2 MiB).
 
   make_reference.py MODEL_DIR public.texts.jsonl > reference.public.jsonl
 
 Needs torch and sentence-transformers (~3 GB with PyPI's CUDA wheels), so run it in a venv of its
 own, never from Scripts/test:  python3 -m venv /tmp/st && /tmp/st/bin/pip install sentence-transformers
 """
-import json, sys
+import base64, json, sys
 
 from sentence_transformers import SentenceTransformer
 from tokenizers import Tokenizer
@@ -26,8 +28,8 @@ def main():
     model.max_seq_length = 256
     vectors = model.encode(texts, batch_size=32, convert_to_numpy=True)
     for text, enc, v in zip(texts, tok.encode_batch(texts), vectors):
-        print(json.dumps({"text": text, "input_ids": enc.ids, "embedding": [float("%.7g" % x) for x in v]},
-                         ensure_ascii=False))
+        vector = base64.b64encode(v.astype("<f4").tobytes()).decode()
+        print(json.dumps({"text": text, "input_ids": enc.ids, "embedding_base64": vector}, ensure_ascii=False))
 
 
 if __name__ == "__main__":
