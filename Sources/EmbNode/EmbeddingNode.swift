@@ -155,12 +155,8 @@ public final class EmbeddingNode: Sendable {
     /// How many tokens the model reads for `text` (after truncation): from the alias table when the
     /// text was seen, else by tokenizing. Nil for invalid UTF-8.
     public func tokenCount(_ text: UnsafeRawBufferPointer) -> Int? {
-        var count: Int? = nil
-        let textHash = Self.textHash(text)
-        _ = self.aliases.read(LRUKey(high: textHash.high, low: textHash.low), now: 0) { bytes in
-            count = Int(bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
-        }
-        return count ?? self.model.tokenizer.encode(utf8: text, maxTokens: self.model.config.maxTokens)?.count
+        self.knownKeyAndTokens(textHash: Self.textHash(text))?.tokens
+            ?? self.model.tokenizer.encode(utf8: text, maxTokens: self.model.config.maxTokens)?.count
     }
 
     /// Tokenizes and derives the key; nil for invalid UTF-8.

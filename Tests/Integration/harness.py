@@ -44,3 +44,15 @@ def stop(p):
     """Stops a process this test started (by its PID) and reaps it."""
     if p.poll() is None:
         p.kill(); p.wait(5)
+
+
+def stop(procs, work=None, ids=()):
+    """Kills what a test started, by PID; after a failure, prints the tail of each node's log."""
+    for p in procs:
+        if p.poll() is None:
+            p.kill(); p.wait(5)
+    if results["failed"] and work:
+        for n in ids:
+            f = os.path.join(work, f"{n}.log")
+            if os.path.exists(f):
+                print(f"---- {n} log ----\n" + open(f).read()[-1500:])
