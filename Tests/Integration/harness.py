@@ -46,11 +46,10 @@ def stop(p):
         p.kill(); p.wait(5)
 
 
-def stop(procs, work=None, ids=()):
-    """Kills what a test started, by PID; after a failure, prints the tail of each node's log."""
+def stop_all(procs, work=None, ids=()):
+    """Stops everything a test started, by PID; after a failure, prints the tail of each node's log."""
     for p in procs:
-        if p.poll() is None:
-            p.kill(); p.wait(5)
+        stop(p)
     if results["failed"] and work:
         for n in ids:
             f = os.path.join(work, f"{n}.log")

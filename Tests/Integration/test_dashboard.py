@@ -8,7 +8,7 @@ are checked against `embcache report --json`. The screenshot goes to $EMBCACHE_T
 import html.parser, json, os, shutil, subprocess, sys, tempfile, threading, time, urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BIN, ROOT, check, free_port, stop, summary, wait_port, results
+from harness import BIN, ROOT, check, free_port, stop_all, summary, wait_port, results
 import redis
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -117,6 +117,6 @@ try:
     check("the last hour's overlap matches the report", close(page.values.get("overlap.multi_caller_keys_1h", -1), report["overlapWindows"]["1h"]["multiCallerKeys"]))
     print(f"screenshot: {shot}", flush=True)
 finally:
-    stop(procs, work, ids)
+    stop_all(procs, work, ids)
     shutil.rmtree(work, ignore_errors=True)
 sys.exit(summary())

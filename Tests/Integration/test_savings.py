@@ -10,7 +10,7 @@ every count and applies new prices. Everything started here is stopped by PID; l
 import json, os, signal, subprocess, sys, tempfile, time, urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BIN, ROOT, check, free_port, stop, summary, wait_port, results
+from harness import BIN, ROOT, check, free_port, stop_all, summary, wait_port, results
 import redis
 
 procs = []
@@ -181,5 +181,5 @@ try:
           f"saved {total['savedSeconds']:.3f} encoder s, ${total['savedMoneyAPI']:.6f} at $0.10/1M tokens, ${total['savedMoneyCPU']:.6f} at $0.50/CPU-h; "
           f"beta alone {callers['beta']['duplicates']}/{callers['beta']['texts']} duplicate", flush=True)
 finally:
-    stop(procs, work, ids)
+    stop_all(procs, work, ids)
 sys.exit(summary())
