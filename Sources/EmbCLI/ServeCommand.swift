@@ -85,7 +85,7 @@ struct ServeCommand: AsyncParsableCommand {
             (options.httpHost, options.httpPort) = (me.http.host, me.http.port)
             options.redis = me.redis
             options.redisOptional = false
-            options.modelDirectory = file.modelPath
+            options.models = file.models
             options.node.l1MaxBytes = file.l1MaxBytes
             options.node.ttl = file.ttlSeconds
             options.node.earlyExpiryBeta = file.earlyExpiryBeta

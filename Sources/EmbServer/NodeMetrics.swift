@@ -72,7 +72,31 @@ public final class NodeMetrics: Sendable {
 
     /// Everything GET /metrics shows: the registry, the gauges, and the savings counters.
     func export(_ server: ServerContext) -> String {
-        self.export(node: server.node, cluster: server.cluster) + SavingsMetrics.render(server.savingsSnapshot())
+        self.export(node: server.node, cluster: server.cluster) + Self.modelGauges(server.models) + SavingsMetrics.render(server.savingsSnapshot())
+    }
+
+    /// Per-model gauges, labelled `model="name"` (the unlabelled L1/encoder gauges are the default model's).
+    static func modelGauges(_ models: ModelCatalog) -> String {
+        let families: [(String, String, (EmbeddingNode) -> Double)] = [
+            ("embcache_model_weight_bytes", "Bytes of the model's weights as served (int8 packed).", { Double($0.model.encoder.weightBytes) }),
+            ("embcache_model_dimension", "Width of the model's vectors.", { Double($0.model.dimension) }),
+            ("embcache_model_l1_entries", "Entries in the model's L1.", { Double($0.l1.stats.entries) }),
+            ("embcache_model_l1_bytes", "Bytes in the model's L1.", { Double($0.l1.stats.bytes) }),
+            ("embcache_model_encoder_texts_total", "Texts the model's encoder computed.", { Double($0.batcherStats.texts) }),
+            ("embcache_model_encoder_tokens_total", "Tokens the model's encoder read.", { Double($0.batcherStats.tokens) }),
+            ("embcache_model_encoder_seconds_total", "Seconds the model's encoder ran.", { $0.batcherStats.seconds }),
+        ]
+        var text = ""
+        for (name, help, value) in families {
+            text += "# HELP \(name) \(help)\n# TYPE \(name) gauge\n"
+            for lane in models.lanes { text += "\(name){model=\"\(lane.name)\"} \(value(lane.node))\n" }
+        }
+        text += "# HELP embcache_model_served_total Answers by model and tier.\n# TYPE embcache_model_served_total counter\n"
+        for lane in models.lanes {
+            let tiers = lane.node.tiers
+            for tier in Tier.allCases { text += "embcache_model_served_total{model=\"\(lane.name)\",tier=\"\(tier.rawValue)\"} \(tiers[tier, default: 0])\n" }
+        }
+        return text
     }
 
     /// Gauges read at scrape time from the node's own counters.

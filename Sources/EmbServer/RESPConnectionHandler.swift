@@ -18,6 +18,11 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     let server: ServerContext
     let id: Int
+    /// The model (and input-type prefix) this connection's texts go to: the default until
+    /// `CLIENT SETMODEL name` or `SELECT n` (RESPConnectionHandler+Models).
+    var selection: ModelSelection
+    /// The selected model's lane: its cache, alias table and encoder.
+    var node: EmbeddingNode { self.selection.lane.node }
     var version = RESPVersion.resp2
     var authenticated: Bool
     var clientName: String?
@@ -43,10 +48,10 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// ledger, added to the shared counters once at its end; the clock reading of the burst.
     var burstCounts = BurstCounts()
     /// The caller's account in the savings ledger (the peers' pseudo-caller on a peer's link).
-    lazy var account = self.server.node.savings.account(self.caller)
+    lazy var account = self.node.savings.account(self.accountName)
     var isPeerLink = false
     /// The audit log if the cluster file turned it on (it is set at start and never changes).
-    lazy var audit = self.server.node.savings.audit
+    lazy var audit = self.node.savings.audit
     /// Keys first seen on this connection in this burst that the overlap sample wants (few: a memo
     /// hit never adds one).
     var burstNotes: [CacheKey] = []
@@ -88,6 +93,7 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     init(server: ServerContext, limits: RESPLimits, idleTimeout: TimeAmount) {
         self.server = server
+        self.selection = server.models.select(server.models.defaultLane.name)!
         self.parser = RESPParser(limits: limits)
         self.id = server.connectionID()
         self.authenticated = server.secret == nil

@@ -7,7 +7,10 @@ import Synchronization
 
 /// Shared, thread-safe state of one node's servers.
 public final class ServerContext: Sendable {
-    public let node: EmbeddingNode
+    /// The served models (ModelCatalog): one lane each, the default first.
+    public let models: ModelCatalog
+    /// The default model's lane (what requests that name no model get).
+    public var node: EmbeddingNode { self.models.defaultLane.node }
     public let nodeID: String
     /// The cluster secret; nil = open (loopback only). Prints as "<redacted>".
     public let secret: Secret?
@@ -27,18 +30,16 @@ public final class ServerContext: Sendable {
     public let reload: (@Sendable () -> Result<Void, any Error>)?
     /// The cluster (ring, peers); nil for a standalone node.
     public let cluster: ClusterRouter?
-    /// Served model names (the `model` field of the HTTP API).
-    public let modelNames: Set<String> = ["all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"]
     private let nextConnectionID = Atomic<Int>(1)
     private let callerNames = Mutex<Set<String>>([])
     /// Distinct caller labels kept; later names fold into "other", so metrics stay bounded.
     static let maxCallers = 32
 
-    public init(node: EmbeddingNode, nodeID: String, secret: Secret?, metrics: NodeMetrics, cluster: ClusterRouter? = nil,
+    public init(models: ModelCatalog, nodeID: String, secret: Secret?, metrics: NodeMetrics, cluster: ClusterRouter? = nil,
                 reload: (@Sendable () -> Result<Void, any Error>)? = nil, metricsPublic: Bool = false, limits: ConnectionLimits = ConnectionLimits()) {
         self.metricsPublic = metricsPublic
         self.limits = limits
-        self.node = node
+        self.models = models
         self.reload = reload
         self.cluster = cluster
         self.nodeID = nodeID

@@ -57,8 +57,10 @@ enum Harness: String, CaseIterable {
     static func http(_ bytes: UnsafeRawBufferPointer) {
         guard case .success(let request) = EmbeddingsRequest.parse(Array(bytes)) else { return }
         check(!request.texts.isEmpty, "an accepted request without texts")
-        var object: [String: Any] = ["input": request.texts, "model": request.model, "encoding_format": request.base64 ? "base64" : "float"]
+        var object: [String: Any] = ["input": request.texts, "encoding_format": request.base64 ? "base64" : "float"]
+        if let model = request.model { object["model"] = model }
         if let user = request.user { object["user"] = user }
+        if let kind = request.inputType { object["input_type"] = kind }
         guard let again = try? JSONSerialization.data(withJSONObject: object) else {
             return check(false, "an accepted request that cannot be written back as JSON")
         }
