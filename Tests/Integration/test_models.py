@@ -7,7 +7,7 @@ SELECT n as redis-py's db=n, EMBED ... MODEL, MEMBED, forwarded to the other nod
 openai client's `model`, `input_type`), with unknown names refused listing the served ones, INFO and
 /metrics per model, models never sharing entries, the L2 after a restart, and `embcache warm --model`.
 Everything started here is stopped by PID; loops are bounded."""
-import base64, json, os, socket, struct, subprocess, sys, tempfile, time, urllib.error, urllib.request
+import base64, json, os, shutil, socket, struct, subprocess, sys, tempfile, time, urllib.error, urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import BIN, ROOT, check, free_port, resp, stop, stop_all, summary, wait_port
@@ -160,6 +160,23 @@ try:
     except redis.ResponseError as e:
         err = str(e)
     check("EMBED ... MODEL unknown is refused", "unknown model" in err, err)
+
+    try:
+        n1.execute_command("PEER.MEMBED.IN", "not-served-here", "x"); err = ""
+    except redis.ResponseError as e:
+        err = str(e)
+    check("a peer forward for a model this node does not serve is refused, saying why", "peers must serve the same models" in err, err)
+
+    # A model list with a folder the encoder cannot serve: the node refuses to start, naming it and why.
+    bad_dir = os.path.join(work, "not-bert")
+    shutil.copytree(os.path.join(FIXTURES, "models", "tiny-cls"), bad_dir)
+    cfg = json.load(open(os.path.join(bad_dir, "config.json"))); cfg["hidden_act"] = "gelu_new"
+    json.dump(cfg, open(os.path.join(bad_dir, "config.json"), "w"))
+    bad_cluster = os.path.join(work, "bad.yaml")
+    open(bad_cluster, "w").write(open(cluster).read().replace(f"{FIXTURES}/models/tiny-mean-raw", bad_dir))
+    out = subprocess.run([BIN, "serve", "--cluster", bad_cluster, "--node", "n1"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    check("a node whose list holds an unsupported model refuses to start, naming the model and the reason",
+          out.returncode != 0 and "tiny-mean-raw" in out.stderr and 'hidden_act "gelu_new"' in out.stderr, out.stderr[-300:])
 
     # HTTP: the openai client, as RAG services call it.
     oa = OpenAI(base_url=f"http://127.0.0.1:{ports['n2'][1]}/v1", api_key="unused", timeout=120)
