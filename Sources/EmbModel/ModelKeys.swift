@@ -14,7 +14,8 @@ public struct ModelKeys: Sendable {
     public init(directory: String) throws {
         let files = try ModelFiles(directory: directory)
         self.config = try BertConfig.load(directory: directory)
-        self.tokenizer = try BertTokenizer(vocabularyText: TokenizerSettings.load(directory: directory).vocabularyText)
+        let settings = try TokenizerSettings.load(directory: directory)
+        self.tokenizer = try BertTokenizer(vocabularyText: settings.vocabularyText, lowercase: settings.lowercase)
         self.fingerprint = try files.fingerprint(scheme: Int8Scheme.id)
     }
 
