@@ -240,8 +240,8 @@ try:
     warm_texts = [f"warm text {i} for the second model" for i in range(20)]
     txt = os.path.join(work, "warm.txt")
     open(txt, "w").write("\n".join(warm_texts) + "\n")
-    out = subprocess.run([BIN, "warm", "--cluster", cluster, "--model", BIG, txt], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    check("embcache warm --model random-768x12 computes the new texts", out.returncode == 0 and "computed 20" in (out.stdout + out.stderr).replace(":", ""),
+    out = subprocess.run([os.path.join(ROOT, "Scripts", "warm-cache"), cluster, "--model", BIG, txt], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    check("Scripts/warm-cache FILE --model random-768x12 computes the new texts", out.returncode == 0 and "computed 20" in (out.stdout + out.stderr).replace(":", ""),
           (out.stdout + out.stderr)[-300:])
     tiers = {c2.execute_command("EMBED.LOCATE", t)[2] for t in warm_texts}
     check("... into that model's caches", tiers <= {b"l1", b"l2"}, str(tiers))
