@@ -20,9 +20,12 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     let id: Int
     /// The model (and input-type prefix) this connection's texts go to: the default until
     /// `CLIENT SETMODEL name` or `SELECT n` (RESPConnectionHandler+Models).
-    var selection: ModelSelection
-    /// The selected model's lane: its cache, alias table and encoder.
-    var node: EmbeddingNode { self.selection.lane.node }
+    var selection: ModelSelection {
+        didSet { self.node = self.selection.lane.node }
+    }
+    /// The selected model's lane: its cache, alias table and encoder (kept beside `selection`: the
+    /// hit path reads it for every request).
+    private(set) var node: EmbeddingNode
     var version = RESPVersion.resp2
     var authenticated: Bool
     var clientName: String?
@@ -94,6 +97,7 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     init(server: ServerContext, limits: RESPLimits, idleTimeout: TimeAmount) {
         self.server = server
         self.selection = server.models.select(server.models.defaultLane.name)!
+        self.node = server.models.defaultLane.node
         self.parser = RESPParser(limits: limits)
         self.id = server.connectionID()
         self.authenticated = server.secret == nil

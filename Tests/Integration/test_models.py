@@ -144,6 +144,17 @@ try:
     check("... the default model's entry for the same text is untouched", n1.execute_command("EMBED.LOCATE", shared)[2] == b"l1")
     check("... and the second model's is gone", inv.execute_command("EMBED.LOCATE", shared)[2] == b"miss")
 
+    # Savings per model: a caller's texts of another model are its own account, caller@model.
+    named = redis.Redis(port=ports["n1"][0], protocol=2, socket_timeout=60, client_name="ragsvc")
+    named.execute_command("CLIENT", "SETMODEL", BIG)
+    named.execute_command("EMBED", texts[2])
+    named.execute_command("CLIENT", "SETMODEL", "all-MiniLM-L6-v2")
+    named.execute_command("EMBED", texts[2])
+    with socket.create_connection(("127.0.0.1", ports["n1"][0]), 30) as s:
+        s.sendall(resp("INFO", "callers")); time.sleep(0.5); callers = s.recv(1 << 20).decode(errors="replace")
+    check("INFO callers has the caller's figures per model (ragsvc and ragsvc@random-768x12)",
+          f"caller_ragsvc@{BIG}:requests=1," in callers and "caller_ragsvc:requests=1," in callers, callers[:400])
+
     # Mistakes.
     try:
         n1.execute_command("CLIENT", "SETMODEL", "text-embedding-3-small"); err = ""
