@@ -65,6 +65,7 @@ public func buildNode(_ options: NodeOptions, logger: Logger) async throws -> Bu
     if let redis = options.redis {
         var configuration = RedisL2Configuration(host: redis.host, port: redis.port, db: redis.db)
         configuration.credentials = redis.credentials
+        configuration.clusterSeeds = redis.clusterSeeds.map { RedisNodeAddress(host: $0.host, port: $0.port) }
         let client = RedisL2(configuration, logger: logger)
         let deadline = Date().addingTimeInterval(0.5)
         while !client.stats.isUp && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
