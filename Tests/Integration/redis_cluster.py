@@ -49,7 +49,10 @@ class RedisCluster:
         os.makedirs(d, exist_ok=True)
         p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", d, "--save", "", "--appendonly", "no",
                               "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                              "--cluster-node-timeout", str(self.node_timeout_ms)],
+                              "--cluster-node-timeout", str(self.node_timeout_ms),
+                              # A replica fails over however long ago it last heard its master: a test
+                              # kills masters seconds after the cluster formed.
+                              "--cluster-replica-validity-factor", "0"],
                              stdout=open(os.path.join(d, "redis.log"), "a"), stderr=subprocess.STDOUT)
         self.procs[port] = p
         if not wait_port(port, 10):
@@ -76,12 +79,16 @@ class RedisCluster:
             raise RuntimeError("the cluster did not reach cluster_state:ok")
         return self
 
-    def wait_ok(self, seconds=30, ports=None):
+    def wait_ok(self, seconds=30):
+        """Waits (bounded) until every live server says cluster_state:ok, `masters` masters serve the
+        slots, and every other live server is a replica whose link to its master is up (synced)."""
         end = time.time() + seconds
         while time.time() < end:
-            live = ports or self.live_ports()
+            live = self.live_ports()
             if all("cluster_state:ok" in cli(p, "CLUSTER", "INFO") for p in live) and self.master_count() == self.masters:
-                return True
+                replicas = [p for p in live if "role:slave" in cli(p, "INFO", "replication")]
+                if len(replicas) == len(live) - self.masters and all("master_link_status:up" in cli(p, "INFO", "replication") for p in replicas):
+                    return True
             time.sleep(0.2)
         return False
 
