@@ -128,6 +128,31 @@ import Testing
         await l2.shutdown(deadline: 0)
     }
 
+    @Test func aClusterNodeServingNoSlotsKeepsL2Down() async throws {
+        // A cluster-enabled redis-server before `redis-cli --cluster create`: CLUSTER SLOTS is empty.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("embcache-noslots-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let server = try RedisServerProcess(port: Self.clusterPort(), extraArguments: ["--cluster-enabled", "yes", "--dir", dir])
+        defer { server.stop() }
+        var configuration = RedisL2Configuration(host: "127.0.0.1", port: server.port)
+        configuration.clusterSeeds = [configuration.node]
+        let l2 = RedisL2(configuration)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(!l2.isUp && (l2.slots?.stats.refreshFailures ?? 0) >= 1 && l2.slots?.stats.coveredSlots == 0)
+        #expect(await l2.mget(["a"]) == nil)
+        await l2.shutdown(deadline: 0)
+    }
+
+    /// A free port whose cluster bus port (+10000) is free too; Redis refuses ports above 55535.
+    static func clusterPort() -> Int {
+        for _ in 0..<100 {
+            let port = RedisServerProcess.freePort()
+            if port <= 55535 { return port }
+        }
+        return 20000 + Int.random(in: 0..<20000)
+    }
+
     @Test func unreachableSeedsKeepL2Down() async throws {
         var configuration = RedisL2Configuration(host: "127.0.0.1", port: RedisServerProcess.freePort())
         configuration.clusterSeeds = [configuration.node, RedisNodeAddress(host: "127.0.0.1", port: RedisServerProcess.freePort())]

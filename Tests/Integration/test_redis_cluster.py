@@ -211,6 +211,12 @@ try:
     check("(c) once the slot is the target's, MOVED is followed and the key served from L2", answer == reference[text]
           and info("b", "l2")["l2_redirects_moved"] > moved_before and info("b", "tiers")["served_l2"] == l2_before + 1, str(info("b", "l2")))
 
+    import urllib.request
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{ports['b'][1]}/metrics", timeout=10).read().decode()
+    check("/metrics shows the redirects, the slot map's age and per-shard errors",
+          'embcache_l2_redirects_total{kind="moved"}' in metrics and 'embcache_l2_redirects_total{kind="ask"}' in metrics
+          and "embcache_l2_slot_map_age_seconds" in metrics and 'embcache_l2_shard_errors_total{shard="127.0.0.1:' in metrics, metrics[-800:])
+
     # INVALIDATE in cluster mode: one DEL per key, routed by slot.
     gone = texts[5]
     before = sum(cluster.keys_per_master().values())
