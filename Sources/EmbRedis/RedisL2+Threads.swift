@@ -125,7 +125,7 @@ extension RedisL2 {
 
     /// This thread's way to Redis: one connection, or one per cluster master.
     func makePath() -> any CommandPath {
-        if let slots = self.slots { return ClusterPath(self, router: slots) }
+        if let slots = self.slotRouter { return ClusterPath(self, router: slots) }
         return SinglePath(self)
     }
 
@@ -145,7 +145,7 @@ extension RedisL2 {
     func mergedLookup(_ lookups: [JobQueue.Lookup], on path: any CommandPath) {
         let keys = lookups.flatMap(\.keys)
         var values: [RedisReply]? = nil
-        if self.slots != nil {
+        if self.slotRouter != nil {
             values = path.execute(keys.map { [Array("GET".utf8), $0] })
         } else if let replies = path.execute([[Array("MGET".utf8)] + keys]), case .array(let all) = replies[0], all.count == keys.count {
             values = all
@@ -189,7 +189,7 @@ extension RedisL2 {
     func healthLoop() {
         while !self.state.withLock({ $0.stopping }) {
             let due = self.state.withLock { !$0.up && Self.now() >= $0.nextAttempt }
-            if let slots = self.slots {
+            if let slots = self.slotRouter {
                 self.refreshSlotMap(slots, down: due)
             } else if due {
                 var alive = false
@@ -209,11 +209,11 @@ extension RedisL2 {
             // this; `up` is read under the signal's lock, so the wake-up cannot be missed). Waking
             // 100 times a second regardless cost the event loop its tail latency on 2 vCPUs.
             self.healthSignal.lock()
-            if self.state.withLock({ $0.up && !$0.stopping }) && self.slots?.refreshPending != true {
+            if self.state.withLock({ $0.up && !$0.stopping }) && self.slotRouter?.refreshPending != true {
                 _ = self.healthSignal.wait(until: Date().addingTimeInterval(1))
             }
             self.healthSignal.unlock()
-            if self.state.withLock({ !$0.up }) || self.slots?.refreshPending == true { usleep(10_000) }
+            if self.state.withLock({ !$0.up }) || self.slotRouter?.refreshPending == true { usleep(10_000) }
         }
     }
 }

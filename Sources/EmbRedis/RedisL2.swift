@@ -75,7 +75,7 @@ public final class RedisL2: Sendable {
     private let threadCount: Int
     /// The slot map and redirect counters in cluster mode (shared with the event-loop links); nil
     /// for a single Redis.
-    public let slots: SlotRouter?
+    public let slotRouter: SlotRouter?
 
     struct State: Sendable {
         var up = false
@@ -95,8 +95,8 @@ public final class RedisL2: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.threadCount = configuration.poolSize + 2
-        self.slots = configuration.clusterSeeds.isEmpty ? nil : SlotRouter(seeds: configuration.clusterSeeds)
-        self.slots?.onRefreshWanted { [weak self] in self?.wakeHealthChecker() }
+        self.slotRouter = configuration.clusterSeeds.isEmpty ? nil : SlotRouter(seeds: configuration.clusterSeeds)
+        self.slotRouter?.onRefreshWanted { [weak self] in self?.wakeHealthChecker() }
         for i in 0..<configuration.poolSize { self.spawn("embcache-redis-read-\(i)") { $0.readerLoop() } }
         self.spawn("embcache-redis-write") { $0.writerLoop() }
         self.spawn("embcache-redis-health") { $0.healthLoop() }
@@ -149,7 +149,7 @@ public final class RedisL2: Sendable {
     public func delete(_ keys: [String]) async -> Int? {
         guard !keys.isEmpty else { return 0 }
         // A cluster refuses a DEL of keys in different slots: one DEL per key there.
-        let commands = self.slots == nil ? [[Array("DEL".utf8)] + keys.map(self.key)] : keys.map { [Array("DEL".utf8), self.key($0)] }
+        let commands = self.slotRouter == nil ? [[Array("DEL".utf8)] + keys.map(self.key)] : keys.map { [Array("DEL".utf8), self.key($0)] }
         guard let replies = await self.run(commands) else { return nil }
         var removed = 0
         for reply in replies {

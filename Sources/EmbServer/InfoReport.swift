@@ -47,7 +47,7 @@ enum InfoReport {
                 ("l2_enabled", 1), ("l2_up", s.isUp ? 1 : 0), ("l2_address", "\(l2.configuration.host):\(l2.configuration.port)/\(l2.configuration.db)"),
                 ("l2_hits", s.hits), ("l2_misses", s.misses), ("l2_undecodable", s.undecodable), ("l2_errors", s.errors),
                 ("l2_reconnects", s.reconnects), ("l2_writes", s.writesDone), ("l2_writes_dropped", s.writesDropped), ("l2_write_queue", s.queueDepth),
-            ] + Self.slotRouting(l2.slots))
+            ] + Self.slotRouting(l2.slotRouter))
         } else {
             emit("l2", [("l2_enabled", 0)])
         }

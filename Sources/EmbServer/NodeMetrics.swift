@@ -99,7 +99,7 @@ public final class NodeMetrics: Sendable {
                 ("embcache_l2_writes_total", "", Double(l2.writesDone)), ("embcache_l2_writes_dropped_total", "", Double(l2.writesDropped)),
             ]
         }
-        if let slots = node.l2?.slots?.stats {
+        if let slots = node.l2?.slotRouter?.stats {
             gauges += [
                 ("embcache_l2_slot_map_age_seconds", "", slots.mapAge ?? -1), ("embcache_l2_slot_map_refreshes_total", "", Double(slots.refreshes)),
                 ("embcache_l2_redirects_total", "{kind=\"moved\"}", Double(slots.moved)), ("embcache_l2_redirects_total", "{kind=\"ask\"}", Double(slots.ask)),

@@ -181,7 +181,7 @@ extension RESPConnectionHandler {
     /// Whether an L1 miss on `key` can be looked up in Redis from this loop: this node owns the key
     /// and its Redis is up (in cluster mode: a slot map is known).
     func canFetchFromL2(_ key: CacheKey, context: ChannelHandlerContext) -> Bool {
-        guard let l2 = self.server.node.l2, self.server.node.owns(key), l2.slots != nil || self.redisLink(context) != nil else { return false }
+        guard let l2 = self.server.node.l2, self.server.node.owns(key), l2.slotRouter != nil || self.redisLink(context) != nil else { return false }
         if let up = self.burstL2Up { return up }
         let up = l2.isUp
         self.burstL2Up = up
@@ -200,7 +200,7 @@ extension RESPConnectionHandler {
             return self.lookUpAsync(batch.map { ($0.sequence, $0.text) }, context: context)
         }
         let prefix = self.l2KeyPrefix(l2)
-        if let slots = l2.slots { return self.fetchDeferredFromCluster(batch, slots: slots, prefix: prefix, context: context) }
+        if let slots = l2.slotRouter { return self.fetchDeferredFromCluster(batch, slots: slots, prefix: prefix, context: context) }
         guard let link = self.redisLink(context) else {
             return self.lookUpAsync(batch.map { ($0.sequence, $0.text) }, context: context)
         }

@@ -124,7 +124,7 @@ import Testing
         #expect(!l2.isUp)
         #expect(await l2.mget(["a", "b"]) == nil)
         #expect(await l2.delete(["a"]) == nil)
-        #expect(l2.slots?.stats.refreshFailures ?? 0 >= 1)
+        #expect(l2.slotRouter?.stats.refreshFailures ?? 0 >= 1)
         await l2.shutdown(deadline: 0)
     }
 
@@ -139,7 +139,7 @@ import Testing
         configuration.clusterSeeds = [configuration.node]
         let l2 = RedisL2(configuration)
         try await Task.sleep(for: .milliseconds(300))
-        #expect(!l2.isUp && (l2.slots?.stats.refreshFailures ?? 0) >= 1 && l2.slots?.stats.coveredSlots == 0)
+        #expect(!l2.isUp && (l2.slotRouter?.stats.refreshFailures ?? 0) >= 1 && l2.slotRouter?.stats.coveredSlots == 0)
         #expect(await l2.mget(["a"]) == nil)
         await l2.shutdown(deadline: 0)
     }

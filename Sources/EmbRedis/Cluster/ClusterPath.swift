@@ -63,7 +63,7 @@ final class ClusterPath: CommandPath {
                 }
                 for item in items {
                     if item.askNode != nil { _ = got.popFirst() }  // ASKING's +OK
-                    let reply = got.popFirst()!
+                    guard let reply = got.popFirst() else { break }  // readReplies gave `expected`
                     if case .error(let message) = reply, let redirect = ClusterRedirect.parse(message) {
                         self.router.note(redirect)
                         todo.append(redirect.kind == .ask ? Routed(index: item.index, askNode: redirect.node)

@@ -7,7 +7,7 @@
 import Foundation
 
 /// Counters of the router, for INFO and /metrics.
-public struct SlotRouterStats: Sendable, Equatable {
+public struct SlotRouterStats: Sendable {
     /// Seconds since the last full map was installed (nil: none yet).
     public var mapAge: Double?
     public var refreshes = 0
@@ -18,11 +18,6 @@ public struct SlotRouterStats: Sendable, Equatable {
     public var coveredSlots = 0
     /// Per master of the current map (and any node that failed): slots served and errors seen.
     public var shards: [(node: RedisNodeAddress, slots: Int, errors: Int)] = []
-
-    public static func == (a: SlotRouterStats, b: SlotRouterStats) -> Bool {
-        a.mapAge == b.mapAge && a.refreshes == b.refreshes && a.moved == b.moved && a.ask == b.ask
-            && a.shards.map(\.node) == b.shards.map(\.node) && a.shards.map(\.errors) == b.shards.map(\.errors)
-    }
 }
 
 /// The slot map and what routing through it has seen. Thread-safe.
