@@ -60,6 +60,8 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     var deferredKnown: [DeferredText] = []
     /// This loop's pipelined link to the node's Redis, resolved once (`redisLink(_:)`).
     private var cachedRedisLink: PeerLink?
+    /// This loop's links to the masters of the node's Redis Cluster, resolved once each (cluster mode).
+    var clusterLinks: [RedisNodeAddress: PeerLink] = [:]
     /// The L2 key prefix as bytes, made once (`l2KeyPrefix(_:)`).
     private var cachedKeyPrefix: [UInt8]?
     /// EMBEDs of this read burst that need the full path: looked up together, as one MEMBED would be.

@@ -61,10 +61,9 @@ public final class ServerContext: Sendable {
     }
 
     /// The event-loop link to one master of this node's Redis Cluster, for callers on `loop`.
-    func redisLink(to master: RedisNodeAddress, on loop: any EventLoop) -> PeerLink? {
-        guard let c = self.node.l2?.configuration else { return nil }
-        return self.redisLinks.link("redis@\(master)", on: loop) {
-            PeerLink(host: master.host, port: master.port, credentials: c.credentials, eventLoop: loop, timeout: Self.redisLinkTimeout)
+    func redisLink(to master: RedisNodeAddress, credentials: RedisCredentials?, on loop: any EventLoop) -> PeerLink {
+        self.redisLinks.link("redis@\(master)", on: loop) {
+            PeerLink(host: master.host, port: master.port, credentials: credentials, eventLoop: loop, timeout: Self.redisLinkTimeout)
         }
     }
 
