@@ -11,10 +11,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import stop, wait_port
 
 
-def cli(port, *args, timeout=10):
+def cli(port, *args, timeout=10, password=None):
     """redis-cli's output for one command to one server ('' when it fails or times out)."""
+    login = ["-a", password, "--no-auth-warning"] if password else []
     try:
-        return subprocess.run(["redis-cli", "-p", str(port), *map(str, args)], capture_output=True, text=True, timeout=timeout).stdout.strip()
+        return subprocess.run(["redis-cli", "-p", str(port), *login, *map(str, args)], capture_output=True, text=True, timeout=timeout).stdout.strip()
     except subprocess.TimeoutExpired:
         return ""
 
@@ -33,7 +34,8 @@ def free_cluster_port():
 
 
 class RedisCluster:
-    def __init__(self, masters=3, replicas=1, node_timeout_ms=1500):
+    def __init__(self, masters=3, replicas=1, node_timeout_ms=1500, password=None):
+        self.password = password  # requirepass and masterauth on every server
         self.work = tempfile.mkdtemp(prefix="embcache-rcluster-")
         self.node_timeout_ms = node_timeout_ms
         self.ports = []
@@ -52,7 +54,8 @@ class RedisCluster:
                               "--cluster-node-timeout", str(self.node_timeout_ms),
                               # A replica fails over however long ago it last heard its master: a test
                               # kills masters seconds after the cluster formed.
-                              "--cluster-replica-validity-factor", "0"],
+                              "--cluster-replica-validity-factor", "0",
+                              *(["--requirepass", self.password, "--masterauth", self.password] if self.password else [])],
                              stdout=open(os.path.join(d, "redis.log"), "a"), stderr=subprocess.STDOUT)
         self.procs[port] = p
         if not wait_port(port, 10):
@@ -71,7 +74,8 @@ class RedisCluster:
     def create(self, seconds):
         for port in self.ports:
             self.start_server(port)
-        out = subprocess.run(["redis-cli", "--cluster", "create", *[f"127.0.0.1:{p}" for p in self.ports],
+        login = ["-a", self.password, "--no-auth-warning"] if self.password else []
+        out = subprocess.run(["redis-cli", *login, "--cluster", "create", *[f"127.0.0.1:{p}" for p in self.ports],
                               "--cluster-replicas", str(self.replicas), "--cluster-yes"], capture_output=True, text=True, timeout=seconds)
         if out.returncode != 0:
             raise RuntimeError("redis-cli --cluster create failed: " + out.stdout[-500:] + out.stderr[-500:])
@@ -85,12 +89,16 @@ class RedisCluster:
         end = time.time() + seconds
         while time.time() < end:
             live = self.live_ports()
-            if all("cluster_state:ok" in cli(p, "CLUSTER", "INFO") for p in live) and self.master_count() == self.masters:
-                replicas = [p for p in live if "role:slave" in cli(p, "INFO", "replication")]
-                if len(replicas) == len(live) - self.masters and all("master_link_status:up" in cli(p, "INFO", "replication") for p in replicas):
+            if all("cluster_state:ok" in self.cli(p, "CLUSTER", "INFO") for p in live) and self.master_count() == self.masters:
+                replicas = [p for p in live if "role:slave" in self.cli(p, "INFO", "replication")]
+                if len(replicas) == len(live) - self.masters and all("master_link_status:up" in self.cli(p, "INFO", "replication") for p in replicas):
                     return True
             time.sleep(0.2)
         return False
+
+    def cli(self, port, *args):
+        """redis-cli's output for one command to one of this cluster's servers, logged in."""
+        return cli(port, *args, password=self.password)
 
     def live_ports(self):
         return [p for p, proc in self.procs.items() if proc.poll() is None]
@@ -98,7 +106,7 @@ class RedisCluster:
     def nodes(self):
         """CLUSTER NODES from a live server: [{id, port, role, failed, slots}] (slots: count served)."""
         for port in self.live_ports():
-            out = cli(port, "CLUSTER", "NODES")
+            out = self.cli(port, "CLUSTER", "NODES")
             if not out:
                 continue
             nodes = []
@@ -134,12 +142,13 @@ class RedisCluster:
 
     def reshard(self, from_port, to_port, slots, seconds=120):
         """Moves `slots` slots (and their keys) with redis-cli --cluster reshard; its result."""
-        return subprocess.run(["redis-cli", "--cluster", "reshard", f"127.0.0.1:{from_port}", "--cluster-from", self.node_id(from_port),
+        login = ["-a", self.password, "--no-auth-warning"] if self.password else []
+        return subprocess.run(["redis-cli", *login, "--cluster", "reshard", f"127.0.0.1:{from_port}", "--cluster-from", self.node_id(from_port),
                                "--cluster-to", self.node_id(to_port), "--cluster-slots", str(slots), "--cluster-yes"],
                               capture_output=True, text=True, timeout=seconds)
 
     def keys_per_master(self):
-        return {p: int(cli(p, "DBSIZE") or 0) for p in self.master_ports()}
+        return {p: int(self.cli(p, "DBSIZE") or 0) for p in self.master_ports()}
 
     def stop(self):
         for p in self.procs.values():

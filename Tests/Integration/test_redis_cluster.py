@@ -16,8 +16,9 @@ import redis
 
 procs = []
 work = tempfile.mkdtemp()
-ports = {n: (free_port(), free_port()) for n in ["a", "b", "c"]}
+ports = {n: (free_port(), free_port()) for n in ["a", "b", "c", "d", "e"]}
 cluster = RedisCluster(masters=3, replicas=1, node_timeout_ms=1500)
+secured = RedisCluster(masters=3, replicas=0, password="cl-secret")
 counts = {"failovers": 0, "slots_resharded": 0, "slots_migrated_by_hand": 0}
 
 
@@ -247,11 +248,35 @@ try:
     log = open(os.path.join(work, "c.log")).read()
     check("cluster:// to a Redis without cluster mode: L2 down, a clear error, requests answered by the encoder",
           answer == reference[texts[0]] and info("c", "l2")["l2_up"] == 0 and "cluster support disabled" in log, log[-600:])
+
+    # A cluster that requires a password: cluster://:PASSWORD@ logs in to every master it is sent to.
+    secured.start()
+    seed = f"127.0.0.1:{secured.ports[0]}"
+    start_node("d", ["--node", "d", "--resp", f"127.0.0.1:{ports['d'][0]}", "--http", f"127.0.0.1:{ports['d'][1]}",
+                     "--redis", f"cluster://:cl-secret@{seed}", "--l1-max-bytes", "0"])
+    start_node("e", ["--node", "e", "--resp", f"127.0.0.1:{ports['e'][0]}", "--http", f"127.0.0.1:{ports['e'][1]}",
+                     "--redis", f"cluster://:wrong-secret@{seed}"])
+    time.sleep(1.0)
+    first = embed_all("d", texts[:60])
+    end = time.time() + 10
+    while time.time() < end and sum(secured.keys_per_master().values()) < 60:
+        time.sleep(0.1)
+    keys = secured.keys_per_master()
+    before = info("d", "tiers")["served_l2"]
+    second = embed_all("d", texts[:60])
+    check("cluster://:PASSWORD@: every master takes the login; keys land on all three and are served from L2",
+          first == second == [reference[t] for t in texts[:60]] and len(keys) == 3 and all(n > 0 for n in keys.values())
+          and info("d", "tiers")["served_l2"] - before == 60, f"{keys} {info('d', 'tiers')}")
+    answer = client("e").execute_command("EMBED", texts[0])
+    log = open(os.path.join(work, "e.log")).read()
+    check("a wrong cluster password: L2 down, the refusal logged without the password, requests answered",
+          answer == reference[texts[0]] and info("e", "l2")["l2_up"] == 0 and "WRONGPASS" in log and "wrong-secret" not in log, log[-600:])
     l2 = info("b", "l2")
     print(f"counts: failovers {counts['failovers']}, slots resharded {counts['slots_resharded']}, "
           f"slots migrated by hand {counts['slots_migrated_by_hand']}; node B saw MOVED {l2['l2_redirects_moved']}, "
           f"ASK {l2['l2_redirects_ask']}, slot map refreshes {l2['l2_slot_map_refreshes']}", flush=True)
 finally:
-    stop_all(procs, work, ["a", "b", "c"])
+    stop_all(procs, work, ["a", "b", "c", "d", "e"])
     cluster.stop()
+    secured.stop()
 sys.exit(summary())
