@@ -1,5 +1,6 @@
 // INFO in Redis style: "# Section" headers and "key:value" lines.
 import EmbNode
+import EmbRedis
 import Foundation
 
 enum InfoReport {
@@ -61,7 +62,7 @@ enum InfoReport {
                 ("l2_enabled", 1), ("l2_up", s.isUp ? 1 : 0), ("l2_address", "\(l2.configuration.host):\(l2.configuration.port)/\(l2.configuration.db)"),
                 ("l2_hits", s.hits), ("l2_misses", s.misses), ("l2_undecodable", s.undecodable), ("l2_errors", s.errors),
                 ("l2_reconnects", s.reconnects), ("l2_writes", s.writesDone), ("l2_writes_dropped", s.writesDropped), ("l2_write_queue", s.queueDepth),
-            ])
+            ] + Self.slotRouting(l2.slotRouter))
         } else {
             emit("l2", [("l2_enabled", 0)])
         }
@@ -80,5 +81,21 @@ enum InfoReport {
             emit("savings", SavingsInfo.savings(snapshot))
         }
         return out
+    }
+
+    /// The L2 lines of cluster mode: the slot map's age and coverage, redirects, and per shard
+    /// (master) its slots and errors, as `l2_shard0:addr=127.0.0.1:7001,slots=5461,errors=0`.
+    static func slotRouting(_ slots: SlotRouter?) -> [(String, Any)] {
+        guard let slots else { return [("l2_mode", "single")] }
+        let s = slots.stats
+        var pairs: [(String, Any)] = [
+            ("l2_mode", "cluster"), ("l2_slot_map_age_seconds", s.mapAge.map { String(format: "%.1f", $0) } ?? "-1"),
+            ("l2_slots_covered", s.coveredSlots), ("l2_slot_map_refreshes", s.refreshes), ("l2_slot_map_refresh_failures", s.refreshFailures),
+            ("l2_redirects_moved", s.moved), ("l2_redirects_ask", s.ask), ("l2_shards", s.shards.count),
+        ]
+        for (i, shard) in s.shards.enumerated() {
+            pairs.append(("l2_shard\(i)", "addr=\(shard.node),slots=\(shard.slots),errors=\(shard.errors)"))
+        }
+        return pairs
     }
 }

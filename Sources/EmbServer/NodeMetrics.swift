@@ -1,6 +1,7 @@
 // The node's metrics, created once with fixed labels (one funnel, as RediStack's RedisMetrics does),
 // exported in Prometheus text format on GET /metrics and summarized by INFO.
 import EmbNode
+import EmbRedis
 import Foundation
 import Prometheus
 import Synchronization
@@ -122,6 +123,13 @@ public final class NodeMetrics: Sendable {
                 ("embcache_l2_writes_total", "", Double(l2.writesDone)), ("embcache_l2_writes_dropped_total", "", Double(l2.writesDropped)),
             ]
         }
+        if let slots = node.l2?.slotRouter?.stats {
+            gauges += [
+                ("embcache_l2_slot_map_age_seconds", "", slots.mapAge ?? -1), ("embcache_l2_slot_map_refreshes_total", "", Double(slots.refreshes)),
+                ("embcache_l2_redirects_total", "{kind=\"moved\"}", Double(slots.moved)), ("embcache_l2_redirects_total", "{kind=\"ask\"}", Double(slots.ask)),
+            ]
+            gauges += slots.shards.map { ("embcache_l2_shard_errors_total", "{shard=\"\($0.node)\"}", Double($0.errors)) }
+        }
         if let cluster = cluster {
             let c = cluster.summary
             gauges += [
@@ -130,7 +138,11 @@ public final class NodeMetrics: Sendable {
                 ("embcache_hot_cache_entries", "", Double(node.hotCacheStats.entries)),
             ]
         }
-        for (name, labels, value) in gauges { text += "# TYPE \(name) gauge\n\(name)\(labels) \(value)\n" }
+        var typed = Set<String>()  // one TYPE line per name, however many label sets follow it
+        for (name, labels, value) in gauges {
+            if typed.insert(name).inserted { text += "# TYPE \(name) gauge\n" }
+            text += "\(name)\(labels) \(value)\n"
+        }
         return text
     }
 }

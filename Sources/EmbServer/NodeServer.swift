@@ -193,6 +193,7 @@ func connectL2(_ options: NodeOptions, dimension: Int, logger: Logger) async thr
     guard let redis = options.redis else { return nil }
     var configuration = RedisL2Configuration(host: redis.host, port: redis.port, db: redis.db)
     configuration.credentials = redis.credentials
+    configuration.clusterSeeds = redis.clusterSeeds.map { RedisNodeAddress(host: $0.host, port: $0.port) }
     configuration.dimension = dimension
     let client = RedisL2(configuration, logger: logger)
     let deadline = Date().addingTimeInterval(0.5)

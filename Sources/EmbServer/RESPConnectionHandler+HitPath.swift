@@ -180,27 +180,31 @@ extension RESPConnectionHandler {
     }
 
     /// Whether an L1 miss on `key` can be looked up in Redis from this loop: this node owns the key
-    /// and its Redis is up.
+    /// and its Redis is up (in cluster mode: a slot map is known).
     func canFetchFromL2(_ key: CacheKey, context: ChannelHandlerContext) -> Bool {
-        guard let l2 = self.node.l2, self.node.owns(key), self.redisLink(context) != nil else { return false }
+        guard let l2 = self.node.l2, self.node.owns(key), l2.slotRouter != nil || self.redisLink(context) != nil else { return false }
         if let up = self.burstL2Up { return up }
         let up = l2.isUp
         self.burstL2Up = up
         return up
     }
 
-    /// The burst's owned L1 misses, ONE MGET over this loop's Redis link. Hits are answered on the
-    /// loop, copied from the reply straight into the output; misses, expired or undecodable values
-    /// and a failed MGET take the async path (health checks, backoff, single-flight, the encoder).
+    /// The burst's owned L1 misses, ONE MGET over this loop's Redis link (in cluster mode, pipelined
+    /// GETs, one round trip per owner: `fetchDeferredFromCluster`). Hits are answered on the loop,
+    /// copied from the reply straight into the output; misses, expired or undecodable values and
+    /// failed lookups take the async path (health checks, backoff, redirects, single-flight, the encoder).
     func fetchDeferredFromL2(context: ChannelHandlerContext) {
         guard !self.deferredKnown.isEmpty else { return }
         let batch = self.deferredKnown
         self.deferredKnown.removeAll(keepingCapacity: true)
-        let node = self.node
-        guard let l2 = node.l2, let link = self.redisLink(context) else {
+        guard let l2 = self.node.l2 else {
             return self.lookUpAsync(batch.map { ($0.sequence, $0.text) }, context: context)
         }
         let prefix = self.l2KeyPrefix(l2)
+        if let slots = l2.slotRouter { return self.fetchDeferredFromCluster(batch, slots: slots, prefix: prefix, context: context) }
+        guard let link = self.redisLink(context) else {
+            return self.lookUpAsync(batch.map { ($0.sequence, $0.text) }, context: context)
+        }
         var command = ByteBuffer()
         command.reserveCapacity(16 + batch.count * (prefix.count + 40))
         command.writeArrayHeader(batch.count + 1)
@@ -210,40 +214,54 @@ extension RESPConnectionHandler {
         let sent = DispatchTime.now().uptimeNanoseconds
         link.send(encoded: command).whenComplete { result in
             let (handler, context) = bound.value
-            var values: [RESPValue] = []
+            var values = [RESPValue?](repeating: nil, count: batch.count)
             if case .success(.array(let items?)) = result, items.count == batch.count { values = items }
-            var misses: [(sequence: Int, text: [UInt8])] = []
-            var hits = 0
-            var hitTokens = 0
-            for (i, item) in batch.enumerated() {
-                let served: Bool
-                if i < values.count, case .bulkString(let value?) = values[i] {
-                    served = value.withUnsafeReadableBytes { bytes in
-                        guard let header = L2Record.decodeHeader(bytes, expectedDim: self.node.model.dimension) else { return false }
-                        let vector = UnsafeRawBufferPointer(rebasing: bytes[L2Record.headerBytes...])
-                        guard node.acceptL2(item.known.key, createdAt: header.createdAt, delta: header.delta, vector: vector) else { return false }
-                        handler.complete(item.sequence) { $0.writeBulkString(bytes: vector) }
-                        return true
-                    }
-                } else {
-                    served = false
-                }
-                if served {
-                    hits += 1
-                    hitTokens += item.known.tokens
-                    handler.audit(item.known, tier: .l2, since: sent)
-                } else {
-                    misses.append((item.sequence, item.text))
-                }
-            }
-            if hits > 0 { handler.charge(.l2, texts: hits, tokens: hitTokens) }
-            l2.count(hits: hits, misses: values.isEmpty ? 0 : misses.count)
-            if hits > 0 { handler.server.metrics.tierCounter(.l2).increment(by: Int64(hits)) }
-            // Redis answered: its misses are not asked again. (A failed MGET is: the async path has
-            // the health checks.)
-            if !misses.isEmpty { handler.lookUpAsync(misses, l2Missed: !values.isEmpty, context: context) }
-            handler.scheduleFlush(context: context)
+            handler.answerFromL2(batch, values: values, since: sent, context: context)
         }
+    }
+
+    /// Answers the deferred texts from Redis's replies, `values[i]` for `batch[i]`: a value is a hit
+    /// (when it decodes and is fresh), a null or a bad value a miss (not asked again), nil a lookup
+    /// that did not happen or failed (asked again on the async path).
+    func answerFromL2(_ batch: [DeferredText], values: [RESPValue?], since sent: UInt64, context: ChannelHandlerContext) {
+        let node = self.node
+        var unanswered: [(sequence: Int, text: [UInt8])] = []
+        var misses: [(sequence: Int, text: [UInt8])] = []
+        var hits = 0
+        var hitTokens = 0
+        for (item, value) in zip(batch, values) {
+            guard let value else {
+                unanswered.append((item.sequence, item.text))
+                continue
+            }
+            let served: Bool
+            if case .bulkString(let value?) = value {
+                served = value.withUnsafeReadableBytes { bytes in
+                    guard let header = L2Record.decodeHeader(bytes, expectedDim: node.model.dimension) else { return false }
+                    let vector = UnsafeRawBufferPointer(rebasing: bytes[L2Record.headerBytes...])
+                    guard node.acceptL2(item.known.key, createdAt: header.createdAt, delta: header.delta, vector: vector) else { return false }
+                    self.complete(item.sequence) { $0.writeBulkString(bytes: vector) }
+                    return true
+                }
+            } else {
+                served = false
+            }
+            if served {
+                hits += 1
+                hitTokens += item.known.tokens
+                self.audit(item.known, tier: .l2, since: sent)
+            } else {
+                misses.append((item.sequence, item.text))
+            }
+        }
+        if hits > 0 { self.charge(.l2, texts: hits, tokens: hitTokens) }
+        node.l2?.count(hits: hits, misses: misses.count)
+        if hits > 0 { self.server.metrics.tierCounter(.l2).increment(by: Int64(hits)) }
+        // Redis answered: its misses are not asked again. (A failed lookup is: the async path has
+        // the health checks and follows redirects.)
+        if !misses.isEmpty { self.lookUpAsync(misses, l2Missed: true, context: context) }
+        if !unanswered.isEmpty { self.lookUpAsync(unanswered, context: context) }
+        self.scheduleFlush(context: context)
     }
 
     /// The full lookup path for each text off the event loop, replies slotted in order.

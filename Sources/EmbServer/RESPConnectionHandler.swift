@@ -13,6 +13,8 @@ import Foundation
 import NIOCore
 
 final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    /// A known text whose owner (this node) missed it in L1: looked up in Redis at the burst's end.
+    typealias DeferredText = (sequence: Int, text: [UInt8], known: KnownText)
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -63,9 +65,11 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     var burstL2Up: Bool?
     let knownKeys = KnownKeyMemo()
     /// EMBEDs of this burst with known keys this node owns that missed L1: one MGET on the loop.
-    var deferredKnown: [(sequence: Int, text: [UInt8], known: KnownText)] = []
+    var deferredKnown: [DeferredText] = []
     /// This loop's pipelined link to the node's Redis, resolved once (`redisLink(_:)`).
     private var cachedRedisLink: PeerLink?
+    /// This loop's links to the masters of the node's Redis Cluster, resolved once each (cluster mode).
+    var clusterLinks: [RedisNodeAddress: PeerLink] = [:]
     /// The L2 key prefix as bytes, made once (`l2KeyPrefix(_:)`).
     private var cachedKeyPrefix: [UInt8]?
     /// EMBEDs of this read burst that need the full path: looked up together, as one MEMBED would be.

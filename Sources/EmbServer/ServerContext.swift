@@ -1,6 +1,7 @@
 // What every connection handler of a node shares: the node, its identity, the secret, counters.
 import EmbCluster
 import EmbNode
+import EmbRedis
 import Foundation
 import NIOCore
 import Synchronization
@@ -58,6 +59,13 @@ public final class ServerContext: Sendable {
         let c = l2.configuration
         return self.redisLinks.link("redis", on: loop) { PeerLink(host: c.host, port: c.port, credentials: c.credentials, eventLoop: loop, database: c.db,
                                                               timeout: Self.redisLinkTimeout) }
+    }
+
+    /// The event-loop link to one master of this node's Redis Cluster, for callers on `loop`.
+    func redisLink(to master: RedisNodeAddress, credentials: RedisCredentials?, on loop: any EventLoop) -> PeerLink {
+        self.redisLinks.link("redis@\(master)", on: loop) {
+            PeerLink(host: master.host, port: master.port, credentials: credentials, eventLoop: loop, timeout: Self.redisLinkTimeout)
+        }
     }
 
     func connectionID() -> Int { self.nextConnectionID.add(1, ordering: .relaxed).oldValue }
