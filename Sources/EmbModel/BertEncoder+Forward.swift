@@ -44,8 +44,9 @@ extension BertEncoder {
         return zip(batch, offsets).map { ids, offset in Self.meanPoolNormalized(hidden + offset * h, rows: ids.count, width: h) }
     }
 
-    /// Self-attention for every text and head: softmax(Q·Kᵀ/√d)·V, written per head into `context`.
-    /// Work items are (text, head) pairs, dealt to the threads in turn.
+    /// Self-attention for every text and head: softmax(Q·Kᵀ/√d)·V, written per head into `context`
+    /// (embk_attention: one fused kernel per head). Work items are (text, head) pairs, dealt to the
+    /// threads in turn.
     private func attention(_ qkv: UnsafeMutablePointer<Float>, lengths: [Int], offsets: [Int],
                            into context: UnsafeMutablePointer<Float>, workspace ws: Workspace, runner: ParallelRunner) {
         let h = self.config.hiddenSize
@@ -53,25 +54,19 @@ extension BertEncoder {
         let heads = self.config.headCount
         let maxLength = lengths.max() ?? 0
         let scratch = ws.attentionScratch(threads: runner.threads).map {
-            ($0.scores.reserve(maxLength * maxLength), $0.keys.reserve(d * maxLength))
+            $0.reserve(embk_attention_scratch(Int32(maxLength), Int32(d)))
         }
         let scale = 1 / Float(d).squareRoot()
         let items = lengths.count * heads
+        let path = embk_best_path()  // the float kernels' path, as embk_sgemm_nn and the others pick it
         runner.run { part in
-            let (scores, keys) = scratch[part]
             var item = part
             while item < items {
                 let (text, head) = item.quotientAndRemainder(dividingBy: heads)
-                let t = lengths[text]
                 let rows = qkv + offsets[text] * 3 * h
-                let q = rows + head * d  // (t, d), stride 3h
-                let k = rows + h + head * d
-                let v = rows + 2 * h + head * d
-                embk_transpose(k, Int32(t), Int32(d), Int32(3 * h), keys, Int32(t))  // Kᵀ: (d, t)
-                embk_sgemm_nn(Int32(t), Int32(t), Int32(d), scale, q, Int32(3 * h), keys, Int32(t), scores, Int32(t), 0)
-                embk_softmax_rows(scores, Int32(t), Int32(t), Int32(t))
-                embk_sgemm_nn(Int32(t), Int32(d), Int32(t), 1, scores, Int32(t), v, Int32(3 * h),
-                              context + offsets[text] * h + head * d, Int32(h), 0)
+                embk_attention(path, Int32(lengths[text]), Int32(d), scale, rows + head * d, rows + h + head * d,
+                               rows + 2 * h + head * d, Int32(3 * h), context + offsets[text] * h + head * d, Int32(h),
+                               scratch[part])
                 item += runner.threads
             }
         }

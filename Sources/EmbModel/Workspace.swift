@@ -37,11 +37,11 @@ final class Workspace {
     let quantized = ScratchBuffer<UInt8>()  // (rows, ffn)     activations as uint8
     let scales = ScratchBuffer<Float>()  // (rows, ffn / group)
     let zeroPoints = ScratchBuffer<Int32>()  // (rows, ffn / group)
-    /// Per thread: attention scores (maxTokens²) and a transposed key block (headSize · maxTokens).
-    var attention: [(scores: ScratchBuffer<Float>, keys: ScratchBuffer<Float>)] = []
+    /// Per thread: embk_attention's scratch (a transposed key block and scores).
+    var attention: [ScratchBuffer<Float>] = []
 
-    func attentionScratch(threads: Int) -> [(scores: ScratchBuffer<Float>, keys: ScratchBuffer<Float>)] {
-        while self.attention.count < threads { self.attention.append((ScratchBuffer(), ScratchBuffer())) }
+    func attentionScratch(threads: Int) -> [ScratchBuffer<Float>] {
+        while self.attention.count < threads { self.attention.append(ScratchBuffer()) }
         return self.attention
     }
 }
