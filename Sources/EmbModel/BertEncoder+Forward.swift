@@ -23,25 +23,68 @@ extension BertEncoder {
         for (ids, offset) in zip(batch, offsets) {
             self.embeddings.embed(ids, into: hidden + offset * h, epsilon: eps)
         }
-        for layer in self.layers {
-            layer.qkv.forward(hidden, rows: rows, ldx: h, into: qkv, ldy: 3 * h, workspace: ws, runner: runner)
-            self.attention(qkv, lengths: batch.map(\.count), offsets: offsets, into: context, workspace: ws, runner: runner)
-            layer.attentionOutput.forward(context, rows: rows, ldx: h, into: sublayer, ldy: h, workspace: ws, runner: runner)
-            runner.forRanges(rows) { r in
-                let at = r.lowerBound * h
-                embk_add_layernorm(sublayer + at, hidden + at, hidden + at, Int32(r.count), Int32(h),
-                                   layer.attentionNorm.gamma, layer.attentionNorm.beta, eps)
+        if runner.threads > 1 && rows >= Self.rowSplitMinimum {
+            ws.reserveParts(rows: rows, widestInput: max(h, ffn), group: Int8Scheme.group)
+            let parts = runner.threads
+            let rowsOf = { (part: Int) in rows * part / parts..<rows * (part + 1) / parts }
+            runner.run { part in self.layers[0].qkv.forward(hidden, part: rowsOf(part), ldx: h, into: qkv, ldy: 3 * h, workspace: ws) }
+            for (l, layer) in self.layers.enumerated() {
+                self.attention(qkv, lengths: batch.map(\.count), offsets: offsets, into: context, workspace: ws, runner: runner)
+                runner.run { part in
+                    let r = rowsOf(part)
+                    self.rowLocalSteps(layer, rows: r, hidden: hidden, context: context, sublayer: sublayer,
+                                       intermediate: intermediate, workspace: ws)
+                    if l + 1 < self.layers.count {
+                        self.layers[l + 1].qkv.forward(hidden, part: r, ldx: h, into: qkv, ldy: 3 * h, workspace: ws)
+                    }
+                }
             }
-            layer.intermediate.forward(hidden, rows: rows, ldx: h, into: intermediate, ldy: ffn, workspace: ws, runner: runner)
-            runner.forRanges(rows) { r in embk_gelu(intermediate + r.lowerBound * ffn, r.count * ffn) }
-            layer.output.forward(intermediate, rows: rows, ldx: ffn, into: sublayer, ldy: h, workspace: ws, runner: runner)
-            runner.forRanges(rows) { r in
-                let at = r.lowerBound * h
-                embk_add_layernorm(sublayer + at, hidden + at, hidden + at, Int32(r.count), Int32(h),
-                                   layer.outputNorm.gamma, layer.outputNorm.beta, eps)
+        } else {
+            for layer in self.layers {
+                layer.qkv.forward(hidden, rows: rows, ldx: h, into: qkv, ldy: 3 * h, workspace: ws, runner: runner)
+                self.attention(qkv, lengths: batch.map(\.count), offsets: offsets, into: context, workspace: ws, runner: runner)
+                layer.attentionOutput.forward(context, rows: rows, ldx: h, into: sublayer, ldy: h, workspace: ws, runner: runner)
+                runner.forRanges(rows) { r in
+                    let at = r.lowerBound * h
+                    embk_add_layernorm(sublayer + at, hidden + at, hidden + at, Int32(r.count), Int32(h),
+                                       layer.attentionNorm.gamma, layer.attentionNorm.beta, eps)
+                }
+                layer.intermediate.forward(hidden, rows: rows, ldx: h, into: intermediate, ldy: ffn, workspace: ws, runner: runner)
+                runner.forRanges(rows) { r in embk_gelu(intermediate + r.lowerBound * ffn, r.count * ffn) }
+                layer.output.forward(intermediate, rows: rows, ldx: ffn, into: sublayer, ldy: h, workspace: ws, runner: runner)
+                runner.forRanges(rows) { r in
+                    let at = r.lowerBound * h
+                    embk_add_layernorm(sublayer + at, hidden + at, hidden + at, Int32(r.count), Int32(h),
+                                       layer.outputNorm.gamma, layer.outputNorm.beta, eps)
+                }
             }
         }
         return zip(batch, offsets).map { ids, offset in Self.meanPoolNormalized(hidden + offset * h, rows: ids.count, width: h) }
+    }
+
+    /// Token rows from which a pass splits rows, not columns, over the threads. Every step but
+    /// attention is row-local, so with rows split a thread runs a layer's attention output, LayerNorm,
+    /// FFN, LayerNorm and the next layer's QKV on its own rows with no hand-off: 2 steps a layer
+    /// instead of 12, and the rows stay in the thread's cache. The price is that each thread reads
+    /// all of a layer's weights instead of half; at a few rows that reading is most of the work, so
+    /// short passes keep splitting columns.
+    static let rowSplitMinimum = 64
+
+    /// A layer after attention, on the rows `r` only (rows of every buffer, as in `forward`).
+    private func rowLocalSteps(_ layer: TransformerLayer, rows r: Range<Int>, hidden: UnsafeMutablePointer<Float>,
+                               context: UnsafeMutablePointer<Float>, sublayer: UnsafeMutablePointer<Float>,
+                               intermediate: UnsafeMutablePointer<Float>, workspace ws: Workspace) {
+        guard !r.isEmpty else { return }
+        let (h, ffn, eps) = (self.config.hiddenSize, self.config.intermediateSize, self.config.layerNormEpsilon)
+        let at = r.lowerBound * h
+        layer.attentionOutput.forward(context, part: r, ldx: h, into: sublayer, ldy: h, workspace: ws)
+        embk_add_layernorm(sublayer + at, hidden + at, hidden + at, Int32(r.count), Int32(h),
+                           layer.attentionNorm.gamma, layer.attentionNorm.beta, eps)
+        layer.intermediate.forward(hidden, part: r, ldx: h, into: intermediate, ldy: ffn, workspace: ws)
+        embk_gelu(intermediate + r.lowerBound * ffn, r.count * ffn)
+        layer.output.forward(intermediate, part: r, ldx: ffn, into: sublayer, ldy: h, workspace: ws)
+        embk_add_layernorm(sublayer + at, hidden + at, hidden + at, Int32(r.count), Int32(h),
+                           layer.outputNorm.gamma, layer.outputNorm.beta, eps)
     }
 
     /// Self-attention for every text and head: softmax(Q·Kᵀ/√d)·V, written per head into `context`
