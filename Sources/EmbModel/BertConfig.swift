@@ -1,16 +1,17 @@
-// The shape of the one model embcache serves: sentence-transformers/all-MiniLM-L6-v2 (a 6-layer,
-// 384-wide uncased BERT with mean pooling and L2 normalization). The values are read from the model's
-// config.json and checked against what the kernels were built for, so a different model is refused at
-// load time with a clear error instead of producing vectors of the wrong kind.
+// The shape of a BERT-family sentence model (all-MiniLM, bge, e5, gte, multi-qa-MiniLM...): read from
+// the model's config.json (and the sentence-transformers files beside it) and checked against what the
+// encoder implements: a BERT encoder with absolute positions, post-LayerNorm layers and exact-erf GELU.
+// Anything else (another architecture, rotary positions, another activation) is refused at load with
+// an error naming what is unsupported: a wrong vector cached under a right key is the worst outcome.
 import Foundation
 
-/// BERT hyper-parameters of the served model.
+/// BERT hyper-parameters of a served model.
 public struct BertConfig: Sendable, Equatable {
     /// Width of every hidden state (and of the output vector).
     public var hiddenSize = 384
     /// Number of transformer layers.
     public var layerCount = 6
-    /// Attention heads per layer; `hiddenSize / headCount` is the head width (32).
+    /// Attention heads per layer; `hiddenSize / headCount` is the head width.
     public var headCount = 12
     /// Width of the feed-forward layer.
     public var intermediateSize = 1536
@@ -22,9 +23,11 @@ public struct BertConfig: Sendable, Equatable {
     public var typeVocabularySize = 2
     /// LayerNorm epsilon.
     public var layerNormEpsilon: Float = 1e-12
-    /// Tokens the encoder sees at most, [CLS] and [SEP] included (sentence_bert_config.json's
-    /// max_seq_length; NOT tokenizer.json's 128).
+    /// Tokens the encoder sees at most, [CLS] and [SEP] included: sentence_bert_config.json's
+    /// max_seq_length, else tokenizer_config.json's model_max_length, capped by the position table.
     public var maxTokens = 256
+    /// How token states become the vector (modules.json, 1_Pooling/config.json).
+    public var pooling = Pooling.meanNormalized
 
     /// The all-MiniLM-L6-v2 shape.
     public static let miniLML6 = BertConfig()
@@ -32,14 +35,21 @@ public struct BertConfig: Sendable, Equatable {
     /// Width of one attention head.
     public var headSize: Int { self.hiddenSize / self.headCount }
 
-    /// Reads `config.json` (and `sentence_bert_config.json` when present) from `directory` and checks
-    /// that they describe the model the kernels support.
+    /// The architectures config.json may name (the base model and the heads whose checkpoints hold it).
+    static let bertArchitectures: Set<String> = ["BertModel", "BertForMaskedLM", "BertForPreTraining", "BertForSequenceClassification"]
+    /// Longest sequence served: the kernels and workspaces are sized and tested up to BERT's 512.
+    public static let maxSupportedTokens = 512
+
+    /// Reads `config.json`, `sentence_bert_config.json`, `tokenizer_config.json` and the pooling
+    /// modules from `directory` and checks that they describe a model the encoder supports.
     public static func load(directory: String) throws -> BertConfig {
-        let json = try Self.readObject(directory + "/config.json")
+        let path = directory + "/config.json"
+        guard let json = try JSONFile.object(path) else { throw ModelError(.missingFile, "cannot read \(path)") }
+        try Self.checkFamily(json, path: path)
         var config = BertConfig()
         func int(_ key: String) throws -> Int {
-            guard let v = json[key] as? Int else {
-                throw ModelError(.badConfig, "config.json: missing or non-integer \"\(key)\"")
+            guard let v = json[key] as? Int, v > 0 else {
+                throw ModelError(.badConfig, "config.json: missing or non-positive integer \"\(key)\"")
             }
             return v
         }
@@ -49,37 +59,49 @@ public struct BertConfig: Sendable, Equatable {
         config.intermediateSize = try int("intermediate_size")
         config.maxPositions = try int("max_position_embeddings")
         config.vocabularySize = try int("vocab_size")
-        config.typeVocabularySize = try int("type_vocab_size")
+        config.typeVocabularySize = (json["type_vocab_size"] as? Int) ?? 2
         if let eps = json["layer_norm_eps"] as? Double { config.layerNormEpsilon = Float(eps) }
-        if let act = json["hidden_act"] as? String, act != "gelu" {
-            throw ModelError(.unsupportedModel, "config.json: hidden_act \"\(act)\" (only exact-erf \"gelu\" is supported)")
+        guard config.hiddenSize % config.headCount == 0 else {
+            throw ModelError(.badConfig, "config.json: hidden_size \(config.hiddenSize) is not a multiple of num_attention_heads \(config.headCount)")
         }
-        if let kind = json["position_embedding_type"] as? String, kind != "absolute" {
-            throw ModelError(.unsupportedModel, "config.json: position_embedding_type \"\(kind)\" (only \"absolute\")")
-        }
-        let sbert = directory + "/sentence_bert_config.json"
-        if FileManager.default.fileExists(atPath: sbert), let n = try Self.readObject(sbert)["max_seq_length"] as? Int {
-            config.maxTokens = n
-        }
-        guard config.hiddenSize == 384, config.headCount == 12, config.intermediateSize == 1536,
-            config.maxTokens <= config.maxPositions
-        else {
-            throw ModelError(
-                .unsupportedModel,
-                "config.json describes hidden \(config.hiddenSize), heads \(config.headCount), "
-                    + "ffn \(config.intermediateSize); embcache serves all-MiniLM-L6-v2 (384, 12, 1536)"
-            )
-        }
+        guard config.typeVocabularySize >= 1 else { throw ModelError(.badConfig, "config.json: type_vocab_size must be at least 1") }
+        config.maxTokens = try Self.maxSequenceLength(directory: directory, maxPositions: config.maxPositions)
+        config.pooling = try Pooling.load(directory: directory, hiddenSize: config.hiddenSize)
         return config
     }
 
-    private static func readObject(_ path: String) throws -> [String: Any] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ModelError(.missingFile, "cannot read \(path)")
+    /// Refuses a config.json outside the family, naming the first thing that is not BERT.
+    static func checkFamily(_ json: [String: Any], path: String) throws {
+        let type = json["model_type"] as? String
+        guard type == "bert" else {
+            throw ModelError(.unsupportedModel, "config.json: model_type \"\(type ?? "(none)")\" is not supported: embcache serves "
+                             + "BERT-family models (model_type \"bert\": all-MiniLM, bge, e5, gte, multi-qa-MiniLM)")
         }
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw ModelError(.badConfig, "\(path) is not a JSON object")
+        if let architectures = json["architectures"] as? [String], let other = architectures.first(where: { !Self.bertArchitectures.contains($0) }) {
+            throw ModelError(.unsupportedModel, "config.json: architecture \(other) is not supported (only \(Self.bertArchitectures.sorted().joined(separator: ", ")))")
         }
-        return object
+        if let act = json["hidden_act"] as? String, act != "gelu" {
+            throw ModelError(.unsupportedModel, "config.json: hidden_act \"\(act)\" is not supported (only exact-erf \"gelu\")")
+        }
+        if let kind = json["position_embedding_type"] as? String, kind != "absolute" {
+            throw ModelError(.unsupportedModel, "config.json: position_embedding_type \"\(kind)\" is not supported (only \"absolute\")")
+        }
+        if json["rope_theta"] != nil || json["rotary_emb_base"] != nil {
+            throw ModelError(.unsupportedModel, "config.json: rotary position embeddings are not supported (only absolute positions)")
+        }
+    }
+
+    /// The sequence limit sentence-transformers applies: sentence_bert_config.json's max_seq_length,
+    /// else the tokenizer's model_max_length; never more than the position table or 512.
+    static func maxSequenceLength(directory: String, maxPositions: Int) throws -> Int {
+        let sbert = try JSONFile.object(directory + "/sentence_bert_config.json")
+        let tokenizer = try JSONFile.object(directory + "/tokenizer_config.json")
+        let limit = min(maxPositions, Self.maxSupportedTokens)
+        let asked = (sbert?["max_seq_length"] as? Int) ?? (tokenizer?["model_max_length"] as? Int).map { min($0, limit) } ?? limit
+        guard asked >= 2, asked <= limit else {
+            throw ModelError(.unsupportedModel, "max_seq_length \(asked) is outside 2...\(limit) (the position table has \(maxPositions) rows; "
+                             + "embcache serves up to \(Self.maxSupportedTokens) tokens)")
+        }
+        return asked
     }
 }

@@ -59,7 +59,7 @@ extension BertEncoder {
                 }
             }
         }
-        return zip(batch, offsets).map { ids, offset in Self.meanPoolNormalized(hidden + offset * h, rows: ids.count, width: h) }
+        return zip(batch, offsets).map { ids, offset in self.config.pooling.pool(hidden + offset * h, count: ids.count, width: h) }
     }
 
     /// Token rows from which a pass splits rows, not columns, over the threads. Every step but
@@ -113,15 +113,5 @@ extension BertEncoder {
                 item += runner.threads
             }
         }
-    }
-
-    /// Mean over the text's token rows (all real tokens: there is no padding), then L2 normalization.
-    static func meanPoolNormalized(_ rows: UnsafePointer<Float>, rows count: Int, width: Int) -> [Float] {
-        var sum = [Double](repeating: 0, count: width)
-        for r in 0..<count {
-            for i in 0..<width { sum[i] += Double(rows[r * width + i]) }
-        }
-        let norm = sum.reduce(0) { $0 + $1 * $1 }.squareRoot()
-        return sum.map { Float(norm > 0 ? $0 / norm : 0) }
     }
 }

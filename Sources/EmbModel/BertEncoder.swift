@@ -1,9 +1,10 @@
-// The BERT encoder of all-MiniLM-L6-v2: embeddings, 6 transformer layers, mean pooling, L2 norm.
+// The BERT encoder of a BERT-family sentence model: embeddings, N transformer layers, then the model's
+// pooling (cls, mean or max) and optional L2 norm. all-MiniLM-L6-v2 is 6 layers × 384, mean, normalized.
 // Two precisions share this code: `.int8` (the product: int8 weights and activations, float
 // LayerNorm/softmax/GELU; see Linear.swift and Docs/kernel.md) and `.float32` (the plain reference
 // pass, kept as the test oracle).
 //
-// A batch is run without padding: the tokens of all texts are stacked into one (rows, 384) matrix for
+// A batch is run without padding: the tokens of all texts are stacked into one (rows, hidden) matrix for
 // the dense layers, and attention runs per text. Every row-wise step depends only on its own row, so
 // a text's vector is the same whatever batch it was computed in (bit for bit, on one machine).
 import CEmbKernels
@@ -38,12 +39,7 @@ public final class BertEncoder: Sendable {
     /// are released as soon as it is quantized, so the float32 file never sits in memory whole.
     public init(files: ModelFiles, config: BertConfig, precision: Precision = .int8, threads: Int = 2,
                 kernelPath: embk_path = embk_best_path()) throws {
-        let weights: SafeTensorsFile
-        do {
-            weights = try SafeTensorsFile(path: files.weights)
-        } catch let error as SafeTensorsError {
-            throw ModelError(.badWeights, "\(files.weights): \(error.message)")
-        }
+        let weights = try ModelWeights(path: files.weights)
         func linear(_ prefix: String, outputs: Int, inputs: Int) throws -> any LinearLayer {
             let w = try weights.float32(prefix + ".weight", shape: [outputs, inputs])
             let b = try weights.float32(prefix + ".bias", shape: [outputs])
@@ -79,7 +75,7 @@ public final class BertEncoder: Sendable {
     }
 
     /// Query, key and value projections fused into one (3·hidden, hidden) layer: one GEMM instead of three.
-    private static func fusedQKV(_ weights: SafeTensorsFile, prefix: String, hidden h: Int, precision: Precision,
+    private static func fusedQKV(_ weights: ModelWeights, prefix: String, hidden h: Int, precision: Precision,
                                  path: embk_path) throws -> any LinearLayer {
         var w: [Float] = []
         var b: [Float] = []
@@ -101,7 +97,7 @@ public final class BertEncoder: Sendable {
     /// Token rows of one forward pass at most (a longer batch runs in several passes).
     public static let maxRowsPerPass = 1024
 
-    /// The unit vectors of a batch of token-id sequences (each as the tokenizer made it: [CLS] … [SEP],
+    /// The vectors of a batch of token-id sequences (each as the tokenizer made it: [CLS] … [SEP],
     /// at most `config.maxTokens` ids). Calls are serialized; a batch uses `threads` threads.
     public func embed(_ batch: [[Int32]]) -> [[Float]] {
         guard !batch.isEmpty else { return [] }
@@ -144,7 +140,7 @@ struct LayerNormWeights: Sendable {
     let gamma: [Float]
     let beta: [Float]
 
-    init(_ weights: SafeTensorsFile, _ prefix: String, width: Int) throws {
+    init(_ weights: ModelWeights, _ prefix: String, width: Int) throws {
         self.gamma = Array(try weights.float32(prefix + ".weight", shape: [width]))
         self.beta = Array(try weights.float32(prefix + ".bias", shape: [width]))
     }

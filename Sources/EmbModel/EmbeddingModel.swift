@@ -1,5 +1,6 @@
-// The served model as one value: files, fingerprint, tokenizer and encoder, loaded together.
-// This is what `embcache embed` and a node hold.
+// A served model as one value: files, fingerprint, tokenizer and encoder, loaded together.
+// This is what `embcache embed` and a node's model lanes hold. Any BERT-family sentence model loads
+// (BertConfig, Pooling and TokenizerSettings say which); all-MiniLM-L6-v2 is the default.
 import CEmbKernels
 import EmbHash
 import EmbTokenizer
@@ -7,8 +8,12 @@ import Foundation
 
 /// A loaded model: text → token ids → vector.
 public final class EmbeddingModel: Sendable {
-    /// Width of the output vectors.
-    public static let dimension = 384
+    /// Width of all-MiniLM-L6-v2's vectors (the default model's).
+    public static let defaultDimension = 384
+    /// Width of this model's vectors.
+    public var dimension: Int { self.config.hiddenSize }
+    /// Bytes of one vector on the wire and in the caches (float32 little-endian).
+    public var vectorBytes: Int { self.config.hiddenSize * 4 }
 
     /// Where it was loaded from.
     public let files: ModelFiles
@@ -28,9 +33,9 @@ public final class EmbeddingModel: Sendable {
         let start = DispatchTime.now()
         self.files = try ModelFiles(directory: directory)
         self.config = try BertConfig.load(directory: directory)
-        self.tokenizer = try BertTokenizer(vocabularyFile: self.files.vocabulary)
+        self.tokenizer = try BertTokenizer(vocabularyText: TokenizerSettings.load(directory: directory).vocabularyText)
         guard self.tokenizer.vocabularySize == self.config.vocabularySize else {
-            throw ModelError(.unsupportedModel, "vocab.txt has \(self.tokenizer.vocabularySize) tokens, config.json says \(self.config.vocabularySize)")
+            throw ModelError(.unsupportedModel, "the vocabulary has \(self.tokenizer.vocabularySize) tokens, config.json says \(self.config.vocabularySize)")
         }
         self.encoder = try BertEncoder(files: self.files, config: self.config, precision: precision, threads: threads)
         let scheme = precision == .int8 ? Int8Scheme.id : "float32:v1"

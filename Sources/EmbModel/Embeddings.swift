@@ -12,7 +12,7 @@ struct Embeddings: Sendable {
     let positions: [Float]
     let norm: LayerNormWeights
 
-    init(_ weights: SafeTensorsFile, config: BertConfig, precision: BertEncoder.Precision) throws {
+    init(_ weights: ModelWeights, config: BertConfig, precision: BertEncoder.Precision) throws {
         let h = config.hiddenSize
         let v = config.vocabularySize
         let words = try weights.float32("embeddings.word_embeddings.weight", shape: [v, h])

@@ -1,6 +1,7 @@
 // Where a model lives on disk and what identifies it. The fingerprint is the contract's "model
-// identity": XXH3-128 over the weights, vocabulary and config files plus the quantization scheme, so a
-// different model or a different kernel scheme never serves another's vectors.
+// identity": XXH3-128 over the weights, vocabulary and config files plus the quantization scheme and
+// the settings read from the sentence-transformers files (pooling, normalization, sequence limit), so a
+// different model, pooling or kernel scheme never serves another's vectors.
 import EmbHash
 import Foundation
 
@@ -14,19 +15,23 @@ public struct ModelFiles: Sendable {
 
     /// The safetensors weights.
     public var weights: String { self.directory + "/model.safetensors" }
-    /// WordPiece vocabulary, one token a line.
+    /// WordPiece vocabulary, one token a line (or, without it, tokenizer.json's vocabulary).
     public var vocabulary: String { self.directory + "/vocab.txt" }
+    /// The Hugging Face tokenizer description.
+    public var tokenizerJSON: String { self.directory + "/tokenizer.json" }
     /// The BERT config.
     public var config: String { self.directory + "/config.json" }
 
     /// Checks that the folder holds the files embcache needs; the error says how to fetch them.
     public init(directory: String) throws {
         self.directory = directory
-        for path in [self.weights, self.vocabulary, self.config] where !FileManager.default.fileExists(atPath: path) {
+        let exists = { FileManager.default.fileExists(atPath: $0) }
+        let missing = [self.weights, self.config].filter { !exists($0) } + (exists(self.vocabulary) || exists(self.tokenizerJSON) ? [] : [self.vocabulary])
+        if let path = missing.first {
             throw ModelError(
                 .missingFile,
                 "model file \(path) not found; fetch the model with Scripts/fetch-model "
-                    + "(or point --model at a folder holding model.safetensors, vocab.txt and config.json)"
+                    + "(or point --model at a folder holding model.safetensors, config.json and vocab.txt or tokenizer.json)"
             )
         }
     }
@@ -34,9 +39,13 @@ public struct ModelFiles: Sendable {
     /// The fingerprint of these files under quantization scheme `scheme` (e.g. `Int8Scheme.id`).
     /// Streams the files (about 20 ms for this model), so call it once at load.
     public func fingerprint(scheme: String) throws -> ModelFingerprint {
+        let config = try BertConfig.load(directory: self.directory)
         let hasher = XXH3Hasher128()
         hasher.update("embcache-model\u{0}scheme=\(scheme)\u{0}")
-        for path in [self.weights, self.vocabulary, self.config] {
+        // What the files below do not say by themselves: the pooling, the sequence limit and the tokenizer.
+        hasher.update("pooling=\(config.pooling) max_tokens=\(config.maxTokens) tokenizer=\(TokenizerSettings.canonical)\u{0}")
+        let vocabulary = FileManager.default.fileExists(atPath: self.vocabulary) ? self.vocabulary : self.tokenizerJSON
+        for path in [self.weights, vocabulary, self.config] {
             guard let handle = FileHandle(forReadingAtPath: path) else {
                 throw ModelError(.missingFile, "cannot read \(path)")
             }

@@ -31,7 +31,7 @@ public enum Tier: String, Sendable, CaseIterable {
 
 /// One node's cache and encoder.
 public final class EmbeddingNode: Sendable {
-    public static let vectorBytes = EmbeddingModel.dimension * 4
+    public static let vectorBytes = EmbeddingModel.defaultDimension * 4
 
     public let model: EmbeddingModel
     public let configuration: NodeConfiguration

@@ -218,7 +218,7 @@ extension RESPConnectionHandler {
                 let served: Bool
                 if i < values.count, case .bulkString(let value?) = values[i] {
                     served = value.withUnsafeReadableBytes { bytes in
-                        guard let header = L2Record.decodeHeader(bytes, expectedDim: EmbeddingModel.dimension) else { return false }
+                        guard let header = L2Record.decodeHeader(bytes, expectedDim: self.server.node.model.dimension) else { return false }
                         let vector = UnsafeRawBufferPointer(rebasing: bytes[L2Record.headerBytes...])
                         guard node.acceptL2(item.known.key, createdAt: header.createdAt, delta: header.delta, vector: vector) else { return false }
                         handler.complete(item.sequence) { $0.writeBulkString(bytes: vector) }

@@ -28,7 +28,7 @@ enum Thresholds {
             for (vector, ref) in zip(model.encoder.embed(ids), chunk) {
                 cosines.append(TestData.cosine(vector, ref.embedding))
                 #expect(abs(TestData.norm(vector) - 1) <= Thresholds.normTolerance)
-                #expect(vector.count == EmbeddingModel.dimension)
+                #expect(vector.count == EmbeddingModel.defaultDimension)
             }
         }
         let minimum = cosines.min()!
@@ -87,11 +87,12 @@ enum Thresholds {
         }
     }
 
+    /// Another architecture (ModelFamilyTests has one case per unsupported setting).
     @Test func aConfigOfAnotherModelIsRefused() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("embcache-config-\(UUID())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let config = #"{"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072, "#
+        let config = #"{"model_type": "nomic_bert", "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072, "#
             + #""max_position_embeddings": 512, "vocab_size": 30522, "type_vocab_size": 2, "hidden_act": "gelu"}"#
         try config.write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
         #expect(throws: ModelError(.unsupportedModel, "")) {

@@ -144,7 +144,7 @@ import Testing
             _ = try EmbeddingModel(directory: dir)
             Issue.record("loaded a file without BERT weights")
         } catch let e as ModelError {
-            #expect(e.code == .badWeights)
+            #expect(e.code == .unsupportedModel)
             #expect(e.message.contains("embeddings.word_embeddings.weight"))
         }
     }
