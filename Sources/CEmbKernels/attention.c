@@ -3,8 +3,10 @@
 #include "embk_internal.h"
 
 size_t embk_attention_scratch(int t, int d) {
-    // Kᵀ (d, t), then the scores: all t rows here, a block of 8 rows in the AVX-512 kernel
-    return (size_t)(d + (t > 8 ? t : 8)) * t;
+    // Kᵀ (d, t), then the scores: all t rows here; in the AVX-512 kernel a block of 8 rows, with
+    // rows padded to a multiple of 16 floats.
+    const size_t tp = (size_t)(t + 15) & ~(size_t)15;
+    return (d + (tp > 8 ? tp : 8)) * tp;
 }
 
 void embk_attention(embk_path path, int t, int d, float scale, const float *q, const float *k, const float *v, int ld,
