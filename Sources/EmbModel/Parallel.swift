@@ -15,15 +15,45 @@ import CEmbKernels
 import Foundation
 import Synchronization
 
-/// Persistent worker threads running parts of a step.
-final class WorkerPool: @unchecked Sendable {
+/// Persistent worker threads running parts of a step. The workers hold the shared `Steps` state, not
+/// the pool, and leave when the pool goes: an encoder released while a worker was still spinning
+/// after its last step once made that worker read a freed pool.
+final class WorkerPool: Sendable {
     /// Parts per step.
+    let threads: Int
+    private let steps: Steps
+
+    init(threads: Int) {
+        self.threads = max(1, threads)
+        self.steps = Steps(threads: self.threads)
+        for _ in 1..<self.threads {
+            let thread = Thread { [steps] in steps.work() }
+            thread.name = "embcache-encoder"
+            thread.start()
+        }
+    }
+
+    deinit {
+        self.steps.stop()
+    }
+
+    /// Calls `body(part)` for part in 0..<threads, concurrently; returns when all are done.
+    /// Not reentrant: one step at a time (the encoder holds its lock).
+    func run(_ body: (Int) -> Void) {
+        guard self.threads > 1 else { return body(0) }
+        self.steps.run(body)
+    }
+}
+
+/// The step hand-off shared by a pool's caller and its workers.
+private final class Steps: @unchecked Sendable {
     let threads: Int
     private let generation = Atomic<Int>(0)
     /// Parts of the current step handed out (claims past `threads` find nothing left).
     private let claimed = Atomic<Int>(0)
     /// Parts of the current step done.
     private let finished = Atomic<Int>(0)
+    private let stopped = Atomic<Bool>(false)
     private let condition = NSCondition()
     /// The current step's body: written before `claimed` is reset (release), read by whoever wins a
     /// claim (acquire). A claim only succeeds between that reset and the step's end, so a worker
@@ -34,26 +64,15 @@ final class WorkerPool: @unchecked Sendable {
     private static let spinLimit = 2_000
 
     init(threads: Int) {
-        self.threads = max(1, threads)
-        for _ in 1..<self.threads {
-            let thread = Thread { [unowned self] in self.work() }
-            thread.name = "embcache-encoder"
-            thread.start()
-        }
+        self.threads = threads
     }
 
-    /// Calls `body(part)` for part in 0..<threads, concurrently; returns when all are done.
-    /// Not reentrant: one step at a time (the encoder holds its lock).
     func run(_ body: (Int) -> Void) {
-        guard self.threads > 1 else { return body(0) }
         withoutActuallyEscaping(body) { body in
             self.job = body
             self.finished.store(0, ordering: .relaxed)
             self.claimed.store(0, ordering: .releasing)
-            self.generation.add(1, ordering: .releasing)
-            self.condition.lock()
-            self.condition.broadcast()
-            self.condition.unlock()
+            self.wake()
             self.claimParts()
             var spins = 0
             while self.finished.load(ordering: .acquiring) < self.threads {
@@ -62,6 +81,19 @@ final class WorkerPool: @unchecked Sendable {
             }
             self.job = nil
         }
+    }
+
+    /// Ends the workers (they finish any part they hold first; the pool holds no step then).
+    func stop() {
+        self.stopped.store(true, ordering: .releasing)
+        self.wake()
+    }
+
+    private func wake() {
+        self.generation.add(1, ordering: .releasing)
+        self.condition.lock()
+        self.condition.broadcast()
+        self.condition.unlock()
     }
 
     /// Runs parts of the current step until none is left.
@@ -74,9 +106,9 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 
-    private func work() {
+    func work() {
         var seen = 0
-        while true {
+        while !self.stopped.load(ordering: .acquiring) {
             var spins = 0
             while self.generation.load(ordering: .acquiring) == seen && spins < Self.spinLimit {
                 spins += 1
@@ -88,6 +120,7 @@ final class WorkerPool: @unchecked Sendable {
                 self.condition.unlock()
             }
             seen = self.generation.load(ordering: .acquiring)
+            if self.stopped.load(ordering: .acquiring) { return }
             self.claimParts()
         }
     }
