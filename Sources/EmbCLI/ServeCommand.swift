@@ -15,7 +15,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "RESP listen address HOST:PORT.") var resp = "127.0.0.1:7400"
     @Option(help: "HTTP listen address HOST:PORT.") var http = "127.0.0.1:8400"
-    @Option(help: "Redis (L2) HOST:PORT[/DB] or redis://[USER:PASSWORD@]HOST:PORT[/DB]; 'none' for L1 only. Default: 127.0.0.1:6379 if it answers.")
+    @Option(help: "Redis (L2) HOST:PORT[/DB] or redis://[USER:PASSWORD@]HOST:PORT[/DB], or a Redis Cluster as cluster://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]; 'none' for L1 only. Default: 127.0.0.1:6379 if it answers.")
     var redis: String?
     @Option(help: "A file holding the Redis password (sent with AUTH; overrides one in --redis or the cluster file).") var redisPasswordFile: String?
     @Option(help: "The model folder.") var model = ModelFiles.defaultDirectory
@@ -85,7 +85,7 @@ struct ServeCommand: AsyncParsableCommand {
             (options.httpHost, options.httpPort) = (me.http.host, me.http.port)
             options.redis = me.redis
             options.redisOptional = false
-            options.modelDirectory = file.modelPath
+            options.models = file.models
             options.node.l1MaxBytes = file.l1MaxBytes
             options.node.ttl = file.ttlSeconds
             options.node.earlyExpiryBeta = file.earlyExpiryBeta

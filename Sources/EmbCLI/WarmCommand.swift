@@ -20,16 +20,20 @@ struct WarmCommand: ParsableCommand {
     )
 
     @Option(help: "The cluster file.") var cluster: String
+    @Option(help: "The model to warm (a name of the cluster file's models; default: the first).") var model: String?
     @Option(help: "Texts per request.") var batch = 64
     @Option(help: "Requests in flight.") var concurrency = 4
     @Argument(help: "A .txt (one text a line) or .jsonl ({\"text\": ...} a line) file.") var input: String
 
     func run() throws {
         let file = try ClusterFile.load(path: self.cluster)
-        let files = try ModelFiles(directory: file.modelPath)
-        let config = try BertConfig.load(directory: file.modelPath)
-        let tokenizer = try BertTokenizer(vocabularyFile: files.vocabulary)
-        let fingerprint = try files.fingerprint(scheme: Int8Scheme.id)
+        guard let entry = self.model.map({ name in file.models.first { $0.name == name || $0.aliases.contains(name) } }) ?? file.models.first else {
+            throw ValidationError("--model \(self.model ?? ""): the cluster file serves \(file.models.map(\.name).joined(separator: ", "))")
+        }
+        // The key is computed here as the nodes do (tokenizer, truncation, fingerprint): the texts are
+        // grouped by owner and deduplicated by key before anything is sent.
+        let model = try ModelKeys(directory: entry.path)
+        let (config, tokenizer, fingerprint) = (model.config, model.tokenizer, model.fingerprint)
         let texts = try Self.texts(self.input)
         // Dedup by cache key: texts the model cannot tell apart are one entry.
         var seen = Set<CacheKey>()
@@ -66,6 +70,11 @@ struct WarmCommand: ParsableCommand {
                     if connections[id] == nil {
                         connections[id] = try? RedisConnection.connect(host: address.host, port: address.port, db: 0, credentials: credentials,
                                                                        connectTimeout: 0.5, commandTimeout: 120).get()
+                        // A model other than the default is selected once per connection.
+                        if entry.name != file.models[0].name, let c = connections[id],
+                           c.command(["CLIENT", "SETMODEL", entry.name].map { Array($0.utf8) }) != .status("OK") {
+                            connections[id] = nil
+                        }
                     }
                     if let c = connections[id], case .array(let items)? = c.command([Array("EMBED.WARM".utf8)] + jobs[i].texts.map { Array($0.utf8) }) {
                         tiers = items.compactMap { if case .string(let b) = $0 { return String(decoding: b, as: UTF8.self) } else { return nil } }

@@ -31,7 +31,7 @@ extension ClusterFile {
                 for (sk, _) in section where !allowed.contains(sk.string ?? "") {
                     file.warnings.append(ClusterFileError(.unknownKey, line: Self.line(sk), "unknown key '\(k).\(sk.string ?? "")' ignored"))
                 }
-            } else if k != "nodes" {
+            } else if k != "nodes" && k != "models" {
                 file.warnings.append(ClusterFileError(.unknownKey, line: Self.line(key), "unknown key '\(k)' ignored"))
             }
         }
@@ -51,6 +51,12 @@ extension ClusterFile {
             file.metricsPublic = b
         }
         if let v = try Self.section(top, "model")?["path"] { file.modelPath = try Self.string(v, "model.path") }
+        if let models = try Self.models(top["models"], warnings: &file.warnings) {
+            if let single = top["model"] {
+                throw ClusterFileError(.badValue, line: Self.line(single), "give either 'model' (one) or 'models' (a list), not both")
+            }
+            file.models = models
+        }
         if let cache = try Self.section(top, "cache") {
             if let v = cache["l1_max_bytes"] {
                 guard let n = Units.bytes(v.string ?? "") else { throw ClusterFileError(.badValue, line: Self.line(v), "cache.l1_max_bytes: '\(v.string ?? "")' is not a size like 256MiB") }

@@ -31,7 +31,13 @@ public struct ClusterFile: Sendable, Equatable {
     public var secret: Secret?
     /// Whether GET /metrics answers without the secret when one is set (`metrics_public`, default false).
     public var metricsPublic = false
-    public var modelPath = "models/all-MiniLM-L6-v2"
+    /// The served models, the default first (ClusterFile+Models.swift): `models:`, or the one `model:`.
+    public var models: [Model] = [Model.fromPath("models/all-MiniLM-L6-v2")]
+    /// The default model's folder.
+    public var modelPath: String {
+        get { self.models[0].path }
+        set { self.models[0] = Model.fromPath(newValue) }
+    }
     public var l1MaxBytes = 256 << 20
     public var ttlSeconds: Double = 24 * 3600
     public var earlyExpiryBeta = 1.0

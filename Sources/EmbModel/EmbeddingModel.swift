@@ -33,7 +33,8 @@ public final class EmbeddingModel: Sendable {
         let start = DispatchTime.now()
         self.files = try ModelFiles(directory: directory)
         self.config = try BertConfig.load(directory: directory)
-        self.tokenizer = try BertTokenizer(vocabularyText: TokenizerSettings.load(directory: directory).vocabularyText)
+        let settings = try TokenizerSettings.load(directory: directory)
+        self.tokenizer = try BertTokenizer(vocabularyText: settings.vocabularyText, lowercase: settings.lowercase)
         guard self.tokenizer.vocabularySize == self.config.vocabularySize else {
             throw ModelError(.unsupportedModel, "the vocabulary has \(self.tokenizer.vocabularySize) tokens, config.json says \(self.config.vocabularySize)")
         }

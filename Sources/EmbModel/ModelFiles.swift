@@ -43,7 +43,8 @@ public struct ModelFiles: Sendable {
         let hasher = XXH3Hasher128()
         hasher.update("embcache-model\u{0}scheme=\(scheme)\u{0}")
         // What the files below do not say by themselves: the pooling, the sequence limit and the tokenizer.
-        hasher.update("pooling=\(config.pooling) max_tokens=\(config.maxTokens) tokenizer=\(TokenizerSettings.canonical)\u{0}")
+        let tokenizer = try TokenizerSettings.load(directory: self.directory)
+        hasher.update("pooling=\(config.pooling) max_tokens=\(config.maxTokens) tokenizer=\(tokenizer.canonical)\u{0}")
         let vocabulary = FileManager.default.fileExists(atPath: self.vocabulary) ? self.vocabulary : self.tokenizerJSON
         for path in [self.weights, vocabulary, self.config] {
             guard let handle = FileHandle(forReadingAtPath: path) else {

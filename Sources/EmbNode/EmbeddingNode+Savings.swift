@@ -9,7 +9,7 @@ extension EmbeddingNode {
     /// the start-up calibration while none has run.
     public var secondsPerToken: Double {
         let measured = self.batcher.secondsPerToken
-        return measured > 0 ? measured : self.savings.calibration
+        return measured > 0 ? measured : self.calibratedSecondsPerToken
     }
 
     /// Charges a request's answers to `account`: tiers, tokens, encoder time, and the duplicates'
@@ -33,8 +33,9 @@ extension EmbeddingNode {
     /// Encoder seconds per token on this machine, measured once at start outside the batcher (so its
     /// figures stay those of real requests): two passes over a small batch, the second one timed.
     static func calibrate(_ encoder: BertEncoder) -> Double {
-        // [CLS] + 14 word pieces + [SEP], 8 times: the size of a short real text.
-        let batch = [[Int32]](repeating: [101] + (0..<14).map { 2000 + Int32($0) } + [102], count: 8)
+        // 16 ids, 8 times: the size of a short real text (ids taken inside any vocabulary).
+        let v = Int32(encoder.config.vocabularySize)
+        let batch = [[Int32]](repeating: (0..<16).map { (2000 + Int32($0)) % v }, count: 8)
         _ = encoder.embed(batch)
         let start = DispatchTime.now().uptimeNanoseconds
         _ = encoder.embed(batch)

@@ -31,7 +31,8 @@ public enum Tier: String, Sendable, CaseIterable {
 
 /// One node's cache and encoder.
 public final class EmbeddingNode: Sendable {
-    public static let vectorBytes = EmbeddingModel.defaultDimension * 4
+    /// Bytes of one of this model's vectors (float32 little-endian): 1536 for all-MiniLM-L6-v2.
+    public let vectorBytes: Int
 
     public let model: EmbeddingModel
     public let configuration: NodeConfiguration
@@ -51,6 +52,8 @@ public final class EmbeddingNode: Sendable {
     let hotCache: EmbeddingLRU
     /// Who asked for what, what answered, what it cost and saved (Savings/SavingsLedger.swift).
     public let savings: SavingsLedger
+    /// Encoder seconds per token measured at start, until real batches give a running mean.
+    let calibratedSecondsPerToken: Double
 
     struct Computed: Sendable {
         let vector: [UInt8]
@@ -64,24 +67,25 @@ public final class EmbeddingNode: Sendable {
     public init(model: EmbeddingModel, configuration: NodeConfiguration, l2: RedisL2?, router: (any PeerRouter)? = nil,
                 savings: SavingsLedger = SavingsLedger(), clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.router = router
-        self.hotCache = EmbeddingLRU(LRUConfiguration(maxBytes: configuration.hotCacheMaxBytes, valueBytes: Self.vectorBytes, earlyExpiryBeta: 0))
+        self.vectorBytes = model.vectorBytes
+        self.hotCache = EmbeddingLRU(LRUConfiguration(maxBytes: configuration.hotCacheMaxBytes, valueBytes: model.vectorBytes, earlyExpiryBeta: 0))
         self.model = model
         self.configuration = configuration
         self.l2 = l2
         self.clock = clock
         self.l1Enabled = configuration.l1MaxBytes > 0
-        self.l1 = EmbeddingLRU(LRUConfiguration(maxBytes: configuration.l1MaxBytes, valueBytes: Self.vectorBytes,
+        self.l1 = EmbeddingLRU(LRUConfiguration(maxBytes: configuration.l1MaxBytes, valueBytes: model.vectorBytes,
                                                 earlyExpiryBeta: configuration.earlyExpiryBeta))
         self.aliases = EmbeddingLRU(LRUConfiguration(maxBytes: configuration.aliasMaxBytes, valueBytes: Self.aliasValueBytes, earlyExpiryBeta: 0))
         self.batcher = EncoderBatcher(encoder: model.encoder, configuration: configuration.batcher)
         self.savings = savings
-        self.savings.calibrate(secondsPerToken: Self.calibrate(model.encoder))
+        self.calibratedSecondsPerToken = Self.calibrate(model.encoder)
     }
 
     /// Keeps a vector fetched from its owner in the hot cache, and counts the forward.
     public func keepForwarded(_ key: CacheKey, _ vector: UnsafeRawBufferPointer) {
         self.count(.forwarded)
-        guard self.configuration.hotCacheMaxBytes > 0, vector.count == Self.vectorBytes else { return }
+        guard self.configuration.hotCacheMaxBytes > 0, vector.count == self.vectorBytes else { return }
         self.hotCache.insert(Self.lruKey(key), value: vector, now: self.clock(), ttl: self.configuration.hotCacheTTL, delta: 0)
     }
 

@@ -69,13 +69,30 @@ public final class RedisConnection {
 
     /// Several commands in one round trip (hiredis buffers the appends and flushes on the first read).
     public func pipeline(_ commands: [[[UInt8]]]) -> [RedisReply]? {
-        for args in commands {
-            let ok = self.withArgv(args) { argc, argv, lengths in redisAppendCommandArgv(self.context, argc, argv, lengths) == REDIS_OK }
-            guard ok else { return nil }
+        guard commands.allSatisfy({ self.append($0) }) else { return nil }
+        return self.readReplies(commands.count)
+    }
+
+    /// Buffers one command (nothing is sent until `flush` or a read); false on an error.
+    public func append(_ args: [[UInt8]]) -> Bool {
+        self.withArgv(args) { argc, argv, lengths in redisAppendCommandArgv(self.context, argc, argv, lengths) == REDIS_OK }
+    }
+
+    /// Sends what `append` buffered without waiting for replies: a cluster client writes to every
+    /// owner first and then reads, so the round trips overlap. False on an I/O error.
+    public func flush() -> Bool {
+        var done: Int32 = 0
+        while done == 0 {
+            guard redisBufferWrite(self.context, &done) == REDIS_OK else { return false }
         }
+        return true
+    }
+
+    /// The next `count` replies; nil on an I/O error or timeout (the connection is then unusable).
+    public func readReplies(_ count: Int) -> [RedisReply]? {
         var replies: [RedisReply] = []
-        replies.reserveCapacity(commands.count)
-        for _ in commands {
+        replies.reserveCapacity(count)
+        for _ in 0..<count {
             var raw: UnsafeMutableRawPointer? = nil
             guard redisGetReply(self.context, &raw) == REDIS_OK, let raw else { return nil }
             defer { freeReplyObject(raw) }

@@ -6,7 +6,7 @@ import Foundation
 /// which a reader takes all at once and answers with ONE merged MGET: under load, hundreds of
 /// concurrent L1 misses cost a few round trips instead of hundreds.
 final class JobQueue: @unchecked Sendable {
-    typealias Job = (RedisConnection?) -> Void
+    typealias Job = (any CommandPath) -> Void
     struct Lookup {
         let keys: [[UInt8]]
         let done: ([RedisReply]?) -> Void
@@ -66,9 +66,9 @@ final class JobQueue: @unchecked Sendable {
 extension RedisL2 {
     /// A ready connection (AUTH and SELECT done), or nil. A refused AUTH or SELECT is logged once
     /// per kind of failure: it is a configuration error the operator must see, not a transient one.
-    func connect() -> RedisConnection? {
+    func connect(to node: RedisNodeAddress) -> RedisConnection? {
         let c = self.configuration
-        let result = RedisConnection.connect(host: c.host, port: c.port, db: c.db, credentials: c.credentials, connectTimeout: c.connectTimeout,
+        let result = RedisConnection.connect(host: node.host, port: node.port, db: c.db, credentials: c.credentials, connectTimeout: c.connectTimeout,
                                              commandTimeout: c.commandTimeout)
         let code: RedisConnectError.Code?
         switch result {
@@ -80,7 +80,7 @@ extension RedisL2 {
             return s.lastConnectError != code
         }
         if changed, case .failure(let e) = result, e.code != .unreachable {
-            self.logger.error("redis refused the connection setup", metadata: ["redis.port": "\(c.port)", "redis.error": "\(e)"])
+            self.logger.error("redis refused the connection setup", metadata: ["redis.node": "\(node)", "redis.error": "\(e)"])
         }
         return try? result.get()
     }
@@ -109,39 +109,45 @@ extension RedisL2 {
         }
     }
 
+    /// The next attempt to reach Redis, after twice the last wait (bounded).
+    func backOff() {
+        self.state.withLock { s in
+            s.backoff = min(max(s.backoff * 2, self.configuration.initialBackoff), self.configuration.maxBackoff)
+            s.nextAttempt = Self.now() + s.backoff
+        }
+    }
+
     func wakeHealthChecker() {
         self.healthSignal.lock()
         self.healthSignal.broadcast()
         self.healthSignal.unlock()
     }
 
+    /// This thread's way to Redis: one connection, or one per cluster master.
+    func makePath() -> any CommandPath {
+        if let slots = self.slotRouter { return ClusterPath(self, router: slots) }
+        return SinglePath(self)
+    }
+
     func readerLoop() {
-        var connection: RedisConnection? = nil
-        var generation = -1
+        let path = self.makePath()
         while let work = self.jobs.pop() {
-            // Reconnect after Redis came back (the health thread bumps `reconnects`).
-            let (up, current) = self.state.withLock { ($0.up, $0.stats.reconnects) }
-            if !up || current != generation {
-                connection = up ? self.connect() : nil
-                generation = current
-                if up && connection == nil { self.markDown() }
-            }
             if let job = work.job {
-                job(connection)
+                job(path)
             } else {
-                self.mergedLookup(work.lookups, on: connection)
+                self.mergedLookup(work.lookups, on: path)
             }
-            if !self.state.withLock({ $0.up }) { connection = nil }
         }
     }
 
-    /// One MGET for several callers' keys; each gets its slice of the reply.
-    func mergedLookup(_ lookups: [JobQueue.Lookup], on connection: RedisConnection?) {
+    /// One MGET for several callers' keys; each gets its slice of the reply. In a cluster, one GET
+    /// per key, pipelined: one round trip per owner (MGET across slots is refused with CROSSSLOT).
+    func mergedLookup(_ lookups: [JobQueue.Lookup], on path: any CommandPath) {
         let keys = lookups.flatMap(\.keys)
         var values: [RedisReply]? = nil
-        if let connection, let replies = self.execute([[Array("MGET".utf8)] + keys], on: connection),
-            case .array(let all) = replies[0], all.count == keys.count
-        {
+        if self.slotRouter != nil {
+            values = path.execute(keys.map { [Array("GET".utf8), $0] })
+        } else if let replies = path.execute([[Array("MGET".utf8)] + keys]), case .array(let all) = replies[0], all.count == keys.count {
             values = all
         }
         var offset = 0
@@ -152,8 +158,7 @@ extension RedisL2 {
     }
 
     func writerLoop() {
-        var connection: RedisConnection? = nil
-        var generation = -1
+        let path = self.makePath()
         while true {
             self.writeSignal.lock()
             while self.state.withLock({ ($0.writes.isEmpty || !$0.up) && !$0.stopping }) {
@@ -161,26 +166,22 @@ extension RedisL2 {
                 _ = self.writeSignal.wait(until: Date().addingTimeInterval(1))
             }
             self.writeSignal.unlock()
-            let (batch, up, current, stopping) = self.state.withLock { s -> ([(key: [UInt8], value: [UInt8], ttl: Int)], Bool, Int, Bool) in
-                guard s.up else { return ([], false, s.stats.reconnects, s.stopping) }
+            let (batch, up, stopping) = self.state.withLock { s -> ([(key: [UInt8], value: [UInt8], ttl: Int)], Bool, Bool) in
+                guard s.up else { return ([], false, s.stopping) }
                 let n = min(256, s.writes.count)
                 let batch = Array(s.writes.prefix(n))
                 s.writes.removeFirst(n)
-                return (batch, true, s.stats.reconnects, s.stopping)
+                return (batch, true, s.stopping)
             }
             if stopping && batch.isEmpty { return }
             guard up, !batch.isEmpty else { continue }
-            if connection == nil || current != generation {
-                connection = self.connect()
-                generation = current
-            }
             let commands = batch.map { [Array("SET".utf8), $0.key, $0.value, Array("EX".utf8), Array("\($0.ttl)".utf8)] }
-            if let connection, self.execute(commands, on: connection) != nil {
-                self.state.withLock { $0.stats.writesDone += batch.count }
-            } else {
-                if connection == nil { self.markDown() }
-                connection = nil
-                self.state.withLock { $0.stats.writesDropped += batch.count }
+            let replies = path.execute(commands)
+            // A write refused (a cluster node down or failing over, OOM) is dropped like one made while down.
+            let done = replies?.filter { if case .error = $0 { return false } else { return true } }.count ?? 0
+            self.state.withLock {
+                $0.stats.writesDone += done
+                $0.stats.writesDropped += batch.count - done
             }
         }
     }
@@ -188,32 +189,31 @@ extension RedisL2 {
     func healthLoop() {
         while !self.state.withLock({ $0.stopping }) {
             let due = self.state.withLock { !$0.up && Self.now() >= $0.nextAttempt }
-            if due {
+            if let slots = self.slotRouter {
+                self.refreshSlotMap(slots, down: due)
+            } else if due {
                 var alive = false
-                if let probe = self.connect(), case .status("PONG") = probe.command([Array("PING".utf8)]) { alive = true }
-                self.state.withLock { s in
-                    if alive {
+                if let probe = self.connect(to: self.configuration.node), case .status("PONG") = probe.command([Array("PING".utf8)]) { alive = true }
+                if alive {
+                    self.state.withLock { s in
                         s.up = true
                         s.stats.reconnects += 1
-                    } else {
-                        s.backoff = min(max(s.backoff * 2, self.configuration.initialBackoff), self.configuration.maxBackoff)
-                        s.nextAttempt = Self.now() + s.backoff
                     }
-                }
-                if alive {
                     self.logger.info("redis available", metadata: ["redis.port": "\(self.configuration.port)"])
                     self.wakeWriter()
+                } else {
+                    self.backOff()
                 }
             }
             // While Redis is up there is nothing to do until a request marks it down (markDown wakes
             // this; `up` is read under the signal's lock, so the wake-up cannot be missed). Waking
             // 100 times a second regardless cost the event loop its tail latency on 2 vCPUs.
             self.healthSignal.lock()
-            if self.state.withLock({ $0.up && !$0.stopping }) {
+            if self.state.withLock({ $0.up && !$0.stopping }) && self.slotRouter?.refreshPending != true {
                 _ = self.healthSignal.wait(until: Date().addingTimeInterval(1))
             }
             self.healthSignal.unlock()
-            if self.state.withLock({ !$0.up }) { usleep(10_000) }
+            if self.state.withLock({ !$0.up }) || self.slotRouter?.refreshPending == true { usleep(10_000) }
         }
     }
 }

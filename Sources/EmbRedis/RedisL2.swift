@@ -7,6 +7,11 @@
 // every call returns nil at once (a miss) until the health thread reconnects — with exponential
 // backoff — and marks it up again. Writes made while it is down wait in the queue while there is
 // room and are dropped (and counted) beyond it.
+//
+// In cluster mode (`clusterSeeds` set) the same threads route every command by its key's slot
+// (ClusterPath, through the SlotRouter the event-loop links share): reads become pipelined GETs,
+// one round trip per owner, since MGET across slots is refused (CROSSSLOT). "Up" then means a slot
+// map is known; a failing master only costs misses on its own slots while a new map is fetched.
 import Foundation
 import Logging
 
@@ -15,6 +20,8 @@ public struct RedisL2Configuration: Sendable {
     public var host: String
     public var port: Int
     public var db: Int = 0
+    /// Redis Cluster seed nodes; empty = a single Redis at host:port (cluster mode needs db 0).
+    public var clusterSeeds: [RedisNodeAddress] = []
     /// AUTH [user] password on every connection; nil = none.
     public var credentials: RedisCredentials?
     /// Reader threads (each with its own connection).
@@ -35,6 +42,9 @@ public struct RedisL2Configuration: Sendable {
         self.port = port
         self.db = db
     }
+
+    /// The single Redis (or the first seed).
+    public var node: RedisNodeAddress { RedisNodeAddress(host: self.host, port: self.port) }
 }
 
 /// Counters of the L2 client.
@@ -63,6 +73,9 @@ public final class RedisL2: Sendable {
     let healthSignal = NSCondition()
     private let threadsExited = DispatchSemaphore(value: 0)
     private let threadCount: Int
+    /// The slot map and redirect counters in cluster mode (shared with the event-loop links); nil
+    /// for a single Redis.
+    public let slotRouter: SlotRouter?
 
     struct State: Sendable {
         var up = false
@@ -73,6 +86,8 @@ public final class RedisL2: Sendable {
         var stats = RedisL2Stats()
         /// The last connect failure's kind, so a refused AUTH is logged once, not at every retry.
         var lastConnectError: RedisConnectError.Code?
+        /// The last reason no slot map could be read (cluster mode), so it is logged once.
+        var lastMapProblem: String?
     }
 
     /// Starts the reader, writer and health threads. Returns at once; `stats.isUp` tells when Redis answers.
@@ -80,6 +95,8 @@ public final class RedisL2: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.threadCount = configuration.poolSize + 2
+        self.slotRouter = configuration.clusterSeeds.isEmpty ? nil : SlotRouter(seeds: configuration.clusterSeeds)
+        self.slotRouter?.onRefreshWanted { [weak self] in self?.wakeHealthChecker() }
         for i in 0..<configuration.poolSize { self.spawn("embcache-redis-read-\(i)") { $0.readerLoop() } }
         self.spawn("embcache-redis-write") { $0.writerLoop() }
         self.spawn("embcache-redis-health") { $0.healthLoop() }
@@ -105,7 +122,9 @@ public final class RedisL2: Sendable {
         guard let values = await self.lookup(keys.map(self.key)) else { return nil }
         var hits = 0
         var undecodable = 0
+        var unanswered = 0
         let records = values.map { value -> L2Record? in
+            if case .error = value { unanswered += 1 }  // a cluster node that was unreachable
             guard case .string(let bytes) = value else { return nil }
             let record = bytes.withUnsafeBytes { L2Record.decode($0, expectedDim: self.configuration.dimension) }
             if record == nil { undecodable += 1 } else { hits += 1 }
@@ -113,7 +132,8 @@ public final class RedisL2: Sendable {
         }
         self.state.withLock {
             $0.stats.hits += hits
-            $0.stats.misses += keys.count - hits
+            $0.stats.misses += keys.count - hits - unanswered
+            $0.stats.errors += unanswered
             $0.stats.undecodable += undecodable
         }
         return records
@@ -128,8 +148,15 @@ public final class RedisL2: Sendable {
     /// Deletes keys; the number removed, or nil when Redis is unavailable.
     public func delete(_ keys: [String]) async -> Int? {
         guard !keys.isEmpty else { return 0 }
-        guard let reply = await self.run([[Array("DEL".utf8)] + keys.map(self.key)]), case .integer(let n) = reply[0] else { return nil }
-        return n
+        // A cluster refuses a DEL of keys in different slots: one DEL per key there.
+        let commands = self.slotRouter == nil ? [[Array("DEL".utf8)] + keys.map(self.key)] : keys.map { [Array("DEL".utf8), self.key($0)] }
+        guard let replies = await self.run(commands) else { return nil }
+        var removed = 0
+        for reply in replies {
+            guard case .integer(let n) = reply else { return nil }
+            removed += n
+        }
+        return removed
     }
 
     /// True when Redis answers PING now.
@@ -236,7 +263,7 @@ public final class RedisL2: Sendable {
             return s.up && !s.stopping
         }) else { return nil }
         return await Self.fromReader { done in
-            self.jobs.push { connection in done(connection.map { self.execute(commands, on: $0) } ?? nil) }
+            self.jobs.push { path in done(path.execute(commands)) }
         }
     }
 }

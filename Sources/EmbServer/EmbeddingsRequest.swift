@@ -8,11 +8,14 @@ import Foundation
 /// A well-formed embeddings request. Which models are served is the handler's question (a 404).
 public struct EmbeddingsRequest: Sendable, Equatable {
     public var texts: [String]
-    /// The `model` field, or the default model's name.
-    public var model: String
+    /// The `model` field; nil: the node's default model.
+    public var model: String?
     public var base64: Bool
     /// OpenAI's `user` field: the caller label, when given.
     public var user: String?
+    /// `input_type`: "query" or "passage" ("document" is read as "passage"), selecting the model's
+    /// prefix; nil when absent.
+    public var inputType: String? = nil
 
     /// Why a body is refused: always a 400, in OpenAI's error shape.
     public struct Refusal: Error, Equatable, Sendable {
@@ -20,8 +23,6 @@ public struct EmbeddingsRequest: Sendable, Equatable {
         public var param: String?
         public var code: String?
     }
-
-    public static let defaultModel = "all-MiniLM-L6-v2"
 
     /// Why token-id input is refused, and the fix for the client that sends it by default.
     public static let tokenIDsRefusal = "'input' is an array of token ids. This node embeds text with its own WordPiece tokenizer; "
@@ -50,8 +51,18 @@ public struct EmbeddingsRequest: Sendable, Equatable {
         guard format == "float" || format == "base64" else {
             return .failure(Refusal(message: "'encoding_format' must be 'float' or 'base64'", param: "encoding_format", code: nil))
         }
-        return .success(EmbeddingsRequest(texts: texts, model: object["model"] as? String ?? Self.defaultModel,
-                                          base64: format == "base64", user: object["user"] as? String))
+        var inputType: String? = nil
+        if let given = object["input_type"] {
+            guard let kind = given as? String, ["query", "passage", "document"].contains(kind) else {
+                return .failure(Refusal(message: "'input_type' must be 'query', 'passage' or 'document'", param: "input_type", code: nil))
+            }
+            inputType = kind == "document" ? "passage" : kind
+        }
+        if let given = object["model"], !(given is String) {
+            return .failure(Refusal(message: "'model' must be a string", param: "model", code: nil))
+        }
+        return .success(EmbeddingsRequest(texts: texts, model: object["model"] as? String, base64: format == "base64",
+                                          user: object["user"] as? String, inputType: inputType))
     }
 
     /// `[1, 2, 3]` or `[[1, 2], [3]]`: OpenAI's token-array input forms (integers; JSONSerialization

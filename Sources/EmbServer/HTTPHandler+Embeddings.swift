@@ -13,18 +13,23 @@ extension HTTPHandler {
         case .failure(let refusal):
             return self.error(context, head, .badRequest, refusal.message, type: "invalid_request_error", param: refusal.param, code: refusal.code)
         }
-        let (texts, model, base64) = (request.texts, request.model, request.base64)
-        guard self.server.modelNames.contains(model) else {
-            return self.error(context, head, .notFound, "The model '\(model)' does not exist; this node serves all-MiniLM-L6-v2",
+        let (texts, base64) = (request.texts, request.base64)
+        let models = self.server.models
+        let model = request.model ?? models.defaultLane.name
+        // `input_type` (query | passage | document, as Cohere's and Voyage's APIs name it) picks the
+        // model's prefix like the NAME:query / NAME:passage names do; a model without one embeds as sent.
+        guard let named = models.select(model) else {
+            return self.error(context, head, .notFound, "The model '\(model.prefix(128))' does not exist; this node serves \(models.servedNames.joined(separator: ", "))",
                               type: "invalid_request_error", param: "model", code: "model_not_found")
         }
+        let selection = request.inputType.flatMap { models.select(named.lane.name + ":" + $0) } ?? named
         let caller = self.server.callerLabel(request.user ?? head.headers.first(name: "X-Caller"))
         self.server.metrics.request("http", "embeddings", caller: caller)
-        let node = self.server.node
+        let node = selection.lane.node
         let metrics = self.server.metrics
-        let utf8 = texts.map { Array($0.utf8) }
-        let account = node.savings.account(caller)
-        if self.serveAllHits(utf8, model: model, base64: base64, account: account, head: head, context: context) { return }
+        let utf8 = texts.map { selection.prefix + Array($0.utf8) }
+        let account = node.savings.account(selection.lane.index == 0 ? caller : caller + "@" + selection.lane.name)
+        if self.serveAllHits(utf8, node: node, model: model, base64: base64, account: account, head: head, context: context) { return }
         var tally = Tally()
         tally.requests = 1
         account.record(tally, now: node.now())

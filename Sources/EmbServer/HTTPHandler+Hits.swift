@@ -10,12 +10,12 @@ import NIOHTTP1
 extension HTTPHandler {
     /// True when the reply went out from cache; false (nothing sent, nothing counted) otherwise.
     /// The request and its hits are charged to `account` (savings ledger) once it is answered.
-    func serveAllHits(_ texts: [[UInt8]], model: String, base64: Bool, account: CallerAccount, head: HTTPRequestHead,
+    func serveAllHits(_ texts: [[UInt8]], node: EmbeddingNode, model: String, base64: Bool, account: CallerAccount, head: HTTPRequestHead,
                       context: ChannelHandlerContext) -> Bool {
-        let node = self.server.node
         guard texts.count <= node.maxBatchTexts else { return false }
         let start = node.now()
-        var body = context.channel.allocator.buffer(capacity: 64 + texts.count * (base64 ? 2_100 : 4_700))
+        // ~4/3 bytes of base64 or ~3 of decimal text per vector byte, plus the JSON around them.
+        var body = context.channel.allocator.buffer(capacity: 64 + texts.count * (64 + node.vectorBytes * (base64 ? 4 : 24) / 3 / (base64 ? 1 : 2)))
         body.writeEmbeddingsHeader()
         var tokens = 0
         var hot = 0

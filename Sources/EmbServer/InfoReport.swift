@@ -1,9 +1,11 @@
 // INFO in Redis style: "# Section" headers and "key:value" lines.
 import EmbNode
+import EmbRedis
 import Foundation
 
 enum InfoReport {
-    static let sections = ["server", "clients", "cluster", "l1", "l2", "encoder", "tiers", "callers", "savings"]
+    /// The l1, l2, encoder and tiers sections describe the default model; `models` has one line per model.
+    static let sections = ["server", "clients", "cluster", "models", "l1", "l2", "encoder", "tiers", "callers", "savings"]
 
     static func render(_ server: ServerContext, section: String?) -> String {
         let node = server.node
@@ -33,6 +35,20 @@ enum InfoReport {
         } else {
             emit("cluster", [("cluster_enabled", 0), ("node_id", server.nodeID), ("nodes", 1)])
         }
+        emit("models", server.models.lanes.map { lane in
+            let (n, c) = (lane.node, lane.node.model.config)
+            let tiers = n.tiers
+            let fields: [(String, Any)] = [
+                ("name", lane.name), ("dimension", c.hiddenSize), ("layers", c.layerCount), ("heads", c.headCount), ("pooling", c.pooling),
+                ("max_tokens", c.maxTokens), ("fingerprint", n.model.fingerprint.hash.hex), ("weight_bytes", n.model.encoder.weightBytes),
+                ("query_prefix", lane.queryPrefix == nil ? 0 : 1), ("passage_prefix", lane.passagePrefix == nil ? 0 : 1),
+                ("ttl_seconds", Int(n.configuration.ttl)), ("l1_entries", n.l1.stats.entries), ("l1_bytes", n.l1.stats.bytes),
+                ("l1_max_bytes", n.configuration.l1MaxBytes), ("served_l1", tiers[.l1, default: 0]), ("served_l2", tiers[.l2, default: 0]),
+                ("served_computed", tiers[.computed, default: 0]), ("served_forwarded", tiers[.forwarded, default: 0]),
+                ("encoder_texts", n.batcherStats.texts),
+            ]
+            return ("model\(lane.index)", fields.map { "\($0.0)=\($0.1)" }.joined(separator: ","))
+        } + [("models_weight_bytes", server.models.lanes.reduce(0) { $0 + $1.node.model.encoder.weightBytes })])
         let l1 = node.l1.stats
         emit("l1", [
             ("l1_entries", l1.entries), ("l1_capacity_entries", l1.capacity), ("l1_bytes", l1.bytes),
@@ -46,13 +62,13 @@ enum InfoReport {
                 ("l2_enabled", 1), ("l2_up", s.isUp ? 1 : 0), ("l2_address", "\(l2.configuration.host):\(l2.configuration.port)/\(l2.configuration.db)"),
                 ("l2_hits", s.hits), ("l2_misses", s.misses), ("l2_undecodable", s.undecodable), ("l2_errors", s.errors),
                 ("l2_reconnects", s.reconnects), ("l2_writes", s.writesDone), ("l2_writes_dropped", s.writesDropped), ("l2_write_queue", s.queueDepth),
-            ])
+            ] + Self.slotRouting(l2.slotRouter))
         } else {
             emit("l2", [("l2_enabled", 0)])
         }
         let b = node.batcherStats
         emit("encoder", [
-            ("model", "all-MiniLM-L6-v2"), ("fingerprint", node.model.fingerprint.hash.hex), ("kernel", node.model.encoder.kernelName),
+            ("model", server.models.defaultLane.name), ("fingerprint", node.model.fingerprint.hash.hex), ("kernel", node.model.encoder.kernelName),
             ("threads", node.model.encoder.threads), ("batches", b.batches), ("texts", b.texts), ("tokens", b.tokens),
             ("texts_per_batch", b.batches > 0 ? String(format: "%.2f", Double(b.texts) / Double(b.batches)) : "0"),
             ("tokens_per_second", b.seconds > 0 ? String(format: "%.0f", Double(b.tokens) / b.seconds) : "0"), ("queue_depth", node.batcher.depth),
@@ -65,5 +81,21 @@ enum InfoReport {
             emit("savings", SavingsInfo.savings(snapshot))
         }
         return out
+    }
+
+    /// The L2 lines of cluster mode: the slot map's age and coverage, redirects, and per shard
+    /// (master) its slots and errors, as `l2_shard0:addr=127.0.0.1:7001,slots=5461,errors=0`.
+    static func slotRouting(_ slots: SlotRouter?) -> [(String, Any)] {
+        guard let slots else { return [("l2_mode", "single")] }
+        let s = slots.stats
+        var pairs: [(String, Any)] = [
+            ("l2_mode", "cluster"), ("l2_slot_map_age_seconds", s.mapAge.map { String(format: "%.1f", $0) } ?? "-1"),
+            ("l2_slots_covered", s.coveredSlots), ("l2_slot_map_refreshes", s.refreshes), ("l2_slot_map_refresh_failures", s.refreshFailures),
+            ("l2_redirects_moved", s.moved), ("l2_redirects_ask", s.ask), ("l2_shards", s.shards.count),
+        ]
+        for (i, shard) in s.shards.enumerated() {
+            pairs.append(("l2_shard\(i)", "addr=\(shard.node),slots=\(shard.slots),errors=\(shard.errors)"))
+        }
+        return pairs
     }
 }

@@ -1,6 +1,7 @@
 // The node's metrics, created once with fixed labels (one funnel, as RediStack's RedisMetrics does),
 // exported in Prometheus text format on GET /metrics and summarized by INFO.
 import EmbNode
+import EmbRedis
 import Foundation
 import Prometheus
 import Synchronization
@@ -72,7 +73,31 @@ public final class NodeMetrics: Sendable {
 
     /// Everything GET /metrics shows: the registry, the gauges, and the savings counters.
     func export(_ server: ServerContext) -> String {
-        self.export(node: server.node, cluster: server.cluster) + SavingsMetrics.render(server.savingsSnapshot())
+        self.export(node: server.node, cluster: server.cluster) + Self.modelGauges(server.models) + SavingsMetrics.render(server.savingsSnapshot())
+    }
+
+    /// Per-model gauges, labelled `model="name"` (the unlabelled L1/encoder gauges are the default model's).
+    static func modelGauges(_ models: ModelCatalog) -> String {
+        let families: [(String, String, (EmbeddingNode) -> Double)] = [
+            ("embcache_model_weight_bytes", "Bytes of the model's weights as served (int8 packed).", { Double($0.model.encoder.weightBytes) }),
+            ("embcache_model_dimension", "Width of the model's vectors.", { Double($0.model.dimension) }),
+            ("embcache_model_l1_entries", "Entries in the model's L1.", { Double($0.l1.stats.entries) }),
+            ("embcache_model_l1_bytes", "Bytes in the model's L1.", { Double($0.l1.stats.bytes) }),
+            ("embcache_model_encoder_texts_total", "Texts the model's encoder computed.", { Double($0.batcherStats.texts) }),
+            ("embcache_model_encoder_tokens_total", "Tokens the model's encoder read.", { Double($0.batcherStats.tokens) }),
+            ("embcache_model_encoder_seconds_total", "Seconds the model's encoder ran.", { $0.batcherStats.seconds }),
+        ]
+        var text = ""
+        for (name, help, value) in families {
+            text += "# HELP \(name) \(help)\n# TYPE \(name) gauge\n"
+            for lane in models.lanes { text += "\(name){model=\"\(lane.name)\"} \(value(lane.node))\n" }
+        }
+        text += "# HELP embcache_model_served_total Answers by model and tier.\n# TYPE embcache_model_served_total counter\n"
+        for lane in models.lanes {
+            let tiers = lane.node.tiers
+            for tier in Tier.allCases { text += "embcache_model_served_total{model=\"\(lane.name)\",tier=\"\(tier.rawValue)\"} \(tiers[tier, default: 0])\n" }
+        }
+        return text
     }
 
     /// Gauges read at scrape time from the node's own counters.
@@ -98,6 +123,13 @@ public final class NodeMetrics: Sendable {
                 ("embcache_l2_writes_total", "", Double(l2.writesDone)), ("embcache_l2_writes_dropped_total", "", Double(l2.writesDropped)),
             ]
         }
+        if let slots = node.l2?.slotRouter?.stats {
+            gauges += [
+                ("embcache_l2_slot_map_age_seconds", "", slots.mapAge ?? -1), ("embcache_l2_slot_map_refreshes_total", "", Double(slots.refreshes)),
+                ("embcache_l2_redirects_total", "{kind=\"moved\"}", Double(slots.moved)), ("embcache_l2_redirects_total", "{kind=\"ask\"}", Double(slots.ask)),
+            ]
+            gauges += slots.shards.map { ("embcache_l2_shard_errors_total", "{shard=\"\($0.node)\"}", Double($0.errors)) }
+        }
         if let cluster = cluster {
             let c = cluster.summary
             gauges += [
@@ -106,7 +138,11 @@ public final class NodeMetrics: Sendable {
                 ("embcache_hot_cache_entries", "", Double(node.hotCacheStats.entries)),
             ]
         }
-        for (name, labels, value) in gauges { text += "# TYPE \(name) gauge\n\(name)\(labels) \(value)\n" }
+        var typed = Set<String>()  // one TYPE line per name, however many label sets follow it
+        for (name, labels, value) in gauges {
+            if typed.insert(name).inserted { text += "# TYPE \(name) gauge\n" }
+            text += "\(name)\(labels) \(value)\n"
+        }
         return text
     }
 }

@@ -25,7 +25,13 @@ public struct NodeOptions: Sendable {
     public var redis: ClusterFile.RedisAddress? = ClusterFile.RedisAddress(host: "127.0.0.1", port: 6379, db: 0)
     /// When true, a Redis that does not answer at start is dropped (L1 only) with a warning.
     public var redisOptional = false
-    public var modelDirectory = ModelFiles.defaultDirectory
+    /// The served models, the default first (a cluster file's `models:`, or `--model DIR`).
+    public var models = [ClusterFile.Model.fromPath(ModelFiles.defaultDirectory)]
+    /// The default model's folder (`--model`): sets a one-model list.
+    public var modelDirectory: String {
+        get { self.models[0].path }
+        set { self.models = [ClusterFile.Model.fromPath(newValue)] }
+    }
     public var node = NodeConfiguration()
     /// The secret clients and peers must present (RESP AUTH, HTTP bearer); nil = open (loopback only).
     public var secret: Secret?
@@ -56,25 +62,20 @@ public struct BuiltNode: Sendable {
 /// Loads the model and builds the node's services. Nothing listens until the services run.
 public func buildNode(_ options: NodeOptions, logger: Logger) async throws -> BuiltNode {
     try BindPolicy.check(options, logger: logger)
-    let model = try EmbeddingModel(directory: options.modelDirectory, threads: options.encoderThreads)
-    logger.info("model loaded", metadata: [
-        "model.kernel": "\(model.encoder.kernelName)", "model.fingerprint": "\(model.fingerprint)",
-        "model.load_s": "\(String(format: "%.3f", model.loadSeconds))",
-    ])
-    var l2: RedisL2? = nil
-    if let redis = options.redis {
-        var configuration = RedisL2Configuration(host: redis.host, port: redis.port, db: redis.db)
-        configuration.credentials = redis.credentials
-        let client = RedisL2(configuration, logger: logger)
-        let deadline = Date().addingTimeInterval(0.5)
-        while !client.stats.isUp && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
-        if client.stats.isUp || !options.redisOptional {
-            if !client.stats.isUp { logger.warning("redis not answering yet; serving from L1 and the encoder until it does") }
-            l2 = client
-        } else {
-            logger.warning("no redis at \(redis.description); running L1-only")
-            await client.shutdown(deadline: 0)
+    var loaded: [(ClusterFile.Model, EmbeddingModel)] = []
+    for entry in options.models {
+        let model: EmbeddingModel
+        do {
+            model = try EmbeddingModel(directory: entry.path, threads: options.encoderThreads)
+        } catch {
+            throw ModelLoadError(model: entry.name, path: entry.path, reason: "\(error)")
         }
+        logger.info("model loaded", metadata: [
+            "model.name": "\(entry.name)", "model.shape": "\(model.config.layerCount)x\(model.config.hiddenSize) \(model.config.pooling)",
+            "model.kernel": "\(model.encoder.kernelName)", "model.fingerprint": "\(model.fingerprint)",
+            "model.load_s": "\(String(format: "%.3f", model.loadSeconds))",
+        ])
+        loaded.append((entry, model))
     }
     var router: ClusterRouter? = nil
     var reload: (@Sendable () -> Result<Void, any Error>)? = nil
@@ -104,8 +105,21 @@ public func buildNode(_ options: NodeOptions, logger: Logger) async throws -> Bu
             }
         }
     }
-    let node = EmbeddingNode(model: model, configuration: options.node, l2: l2, router: router, savings: ledger)
-    let context = ServerContext(node: node, nodeID: options.nodeID, secret: options.secret, metrics: NodeMetrics(),
+    var lanes: [ModelLane] = []
+    for (index, (entry, model)) in loaded.enumerated() {
+        // Each lane has its own L1 (by default an equal share of the node's budget), TTL and Redis client
+        // (whose records are this model's width).
+        var configuration = options.node
+        configuration.l1MaxBytes = entry.l1MaxBytes ?? options.node.l1MaxBytes / loaded.count
+        if entry.l1MaxBytes == nil && options.node.l1MaxBytes == 0 { configuration.l1MaxBytes = 0 }
+        if let ttl = entry.ttlSeconds { configuration.ttl = ttl }
+        let l2 = try await connectL2(options, dimension: model.dimension, logger: logger)
+        let laneRouter = router.map { LaneRouter(cluster: $0, model: index == 0 ? nil : entry.name, vectorBytes: model.vectorBytes) }
+        let node = EmbeddingNode(model: model, configuration: configuration, l2: l2, router: laneRouter, savings: ledger)
+        lanes.append(ModelLane(index: index, name: entry.name, aliases: entry.aliases, node: node,
+                               queryPrefix: entry.queryPrefix, passagePrefix: entry.passagePrefix))
+    }
+    let context = ServerContext(models: ModelCatalog(lanes), nodeID: options.nodeID, secret: options.secret, metrics: NodeMetrics(),
                                 cluster: router, reload: reload, metricsPublic: options.metricsPublic, limits: options.limits)
     let limits = RESPLimits(maxBulkLength: options.node.maxTextBytes, maxArguments: options.node.maxBatchTexts + 1)
     let idle = options.idleTimeout
@@ -122,7 +136,7 @@ public func buildNode(_ options: NodeOptions, logger: Logger) async throws -> Bu
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
         try channel.pipeline.syncOperations.addHandler(HTTPHandler(server: context))
     }
-    return BuiltNode(context: context, services: [DrainService(node: node), resp, http])
+    return BuiltNode(context: context, services: [DrainService(nodes: lanes.map(\.node)), resp, http])
 }
 
 /// A TCP listener as a Service: binds, serves until graceful shutdown, then closes.
@@ -153,14 +167,42 @@ struct ListenerService: Service {
     }
 }
 
-/// Last to stop: stops the batcher, then drains the write-behind queue into Redis.
+/// Last to stop: stops every lane's batcher, then drains its write-behind queue into Redis.
 struct DrainService: Service {
-    let node: EmbeddingNode
+    let nodes: [EmbeddingNode]
 
     func run() async throws {
         try? await gracefulShutdown()
-        self.node.batcher.stop()
-        await self.node.l2?.shutdown()
-        self.node.savings.audit?.stop()
+        for node in self.nodes { node.batcher.stop() }
+        for node in self.nodes { await node.l2?.shutdown() }
+        self.nodes.first?.savings.audit?.stop()
     }
+}
+
+/// A model of the node's list that would not load: which one, where, and why.
+public struct ModelLoadError: Error, CustomStringConvertible {
+    public let model: String
+    public let path: String
+    public let reason: String
+    public var description: String { "model \(self.model) (\(self.path)): \(self.reason)" }
+}
+
+/// A lane's Redis client (records of `dimension` floats), or nil without L2. A Redis that does not
+/// answer at start is kept (writes wait in the queue) unless it is optional, then dropped with a warning.
+func connectL2(_ options: NodeOptions, dimension: Int, logger: Logger) async throws -> RedisL2? {
+    guard let redis = options.redis else { return nil }
+    var configuration = RedisL2Configuration(host: redis.host, port: redis.port, db: redis.db)
+    configuration.credentials = redis.credentials
+    configuration.clusterSeeds = redis.clusterSeeds.map { RedisNodeAddress(host: $0.host, port: $0.port) }
+    configuration.dimension = dimension
+    let client = RedisL2(configuration, logger: logger)
+    let deadline = Date().addingTimeInterval(0.5)
+    while !client.stats.isUp && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
+    if client.stats.isUp || !options.redisOptional {
+        if !client.stats.isUp { logger.warning("redis not answering yet; serving from L1 and the encoder until it does") }
+        return client
+    }
+    logger.warning("no redis at \(redis.description); running L1-only")
+    await client.shutdown(deadline: 0)
+    return nil
 }

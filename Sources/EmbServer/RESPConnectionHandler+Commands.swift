@@ -9,11 +9,13 @@ import NIOCore
 
 extension RESPConnectionHandler {
     func run(_ command: RESPCommand, sequence: Int, context: ChannelHandlerContext) {
+        let command = self.applyingPrefix(command)
         let args = command.arguments
         guard let first = args.first else { return self.complete(sequence, Self.error("ERR empty command")) }
         // EMBED first, without making a String: it is most of the traffic.
         if command.hasName("EMBED") && self.authenticated {
             self.burstCounts.requests += 1
+            if args.count == 4 && String(buffer: args[2]).uppercased() == "MODEL" { return self.embedIn(args, sequence: sequence, context: context) }
             guard args.count == 2 else { return self.complete(sequence, Self.arity("EMBED")) }
             return self.embed(args[1], sequence: sequence, context: context)
         }
@@ -45,7 +47,9 @@ extension RESPConnectionHandler {
         case "AUTH": self.auth(Array(args.dropFirst()), sequence: sequence, context: context)
         case "CLIENT": self.complete(sequence, self.client(Array(args.dropFirst())))
         case "SELECT":
-            self.complete(sequence, args.count == 2 && String(buffer: args[1]) == "0" ? Self.ok() : Self.error("ERR DB index is out of range"))
+            self.complete(sequence, self.selectDatabase(args))
+        case "PEER.MEMBED.IN", "PEER.LOCATE.IN", "PEER.INVALIDATE.IN":
+            self.peerCommandIn(name, args, sequence: sequence, context: context)
         case "QUIT":
             self.closeAfterReply(sequence)
             self.complete(sequence, Self.ok())
@@ -57,7 +61,7 @@ extension RESPConnectionHandler {
         case "INVALIDATE":
             guard args.count >= 2 else { return self.complete(sequence, Self.arity(name)) }
             let texts = args.dropFirst().map { Array($0.readableBytesView) }
-            let node = self.server.node
+            let node = self.node
             self.runAsync(sequence, context: context) {
                 var reply = ByteBuffer()
                 do { reply.writeRESPInteger(try await node.invalidate(texts)) } catch { reply = Self.nodeError(error) }
@@ -66,7 +70,7 @@ extension RESPConnectionHandler {
         case "EMBED.LOCATE":
             guard args.count == 2 else { return self.complete(sequence, Self.arity(name)) }
             let text = Array(args[1].readableBytesView)
-            let (node, id) = (self.server.node, self.server.nodeID)
+            let (node, id) = (self.node, self.server.nodeID)
             self.runAsync(sequence, context: context) {
                 var reply = ByteBuffer()
                 do {
@@ -94,7 +98,7 @@ extension RESPConnectionHandler {
             self.markPeerLink()
             guard args.count == 2 else { return self.complete(sequence, Self.arity(name)) }
             let text = Array(args[1].readableBytesView)
-            let node = self.server.node
+            let node = self.node
             self.runAsync(sequence, context: context) {
                 var reply = ByteBuffer()
                 do { reply.writeBulkString(try await node.locate(text, forwarded: true).tier) } catch { reply = Self.nodeError(error) }
@@ -104,7 +108,7 @@ extension RESPConnectionHandler {
             self.markPeerLink()
             guard args.count >= 2 else { return self.complete(sequence, Self.arity(name)) }
             let texts = args.dropFirst().map { Array($0.readableBytesView) }
-            let node = self.server.node
+            let node = self.node
             self.runAsync(sequence, context: context) {
                 var reply = ByteBuffer()
                 do { reply.writeRESPInteger(try await node.invalidate(texts, forwarded: true)) } catch { reply = Self.nodeError(error) }
@@ -148,18 +152,25 @@ extension RESPConnectionHandler {
         else { return false }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         var command = ByteBuffer()
-        command.reserveCapacity(32 + text.count)
-        command.writeArrayHeader(2)
-        command.writeBulkString("PEER.MEMBED")
+        command.reserveCapacity(64 + text.count)
+        let lane = self.selection.lane
+        if lane.index == 0 {
+            command.writeArrayHeader(2)
+            command.writeBulkString("PEER.MEMBED")
+        } else {
+            command.writeArrayHeader(3)
+            command.writeBulkString("PEER.MEMBED.IN")
+            command.writeBulkString(lane.name)
+        }
         command.writeBulkString(bytes: text)
         let copy = Array(text)  // for the fallback, after `text` is gone
         let sent = DispatchTime.now().uptimeNanoseconds
         link.send(encoded: command).whenComplete { result in
             let (handler, context) = bound.value
             if case .success(.array(let items?)) = result, items.count == 1 || items.count == 2, case .bulkString(let vector?) = items[0],
-                vector.readableBytes == EmbeddingNode.vectorBytes
+                vector.readableBytes == lane.node.vectorBytes
             {
-                vector.withUnsafeReadableBytes { handler.server.node.keepForwarded(key, $0) }
+                vector.withUnsafeReadableBytes { lane.node.keepForwarded(key, $0) }
                 handler.forwardedResults.increment()
                 var codes: [UInt8]? = nil
                 if items.count == 2, case .bulkString(let c?) = items[1] { codes = Array(c.readableBytesView) }
@@ -170,7 +181,7 @@ extension RESPConnectionHandler {
                 handler.scheduleFlush(context: context)
             } else {
                 cluster.reportFailure(owner)
-                handler.runLookup([copy], reply: .vector, sequence: sequence, context: context)
+                handler.runLookup([copy], reply: .vector, sequence: sequence, context: context, node: lane.node)
             }
         }
         return true
@@ -228,8 +239,10 @@ extension RESPConnectionHandler {
     enum LookupReply: Sendable { case vector, vectors, peerVectors, tiers }
 
     /// The full lookup path for `texts` off the event loop, with metrics, reply slotted in order.
-    func runLookup(_ texts: [[UInt8]], reply kind: LookupReply, forwarded: Bool = false, sequence: Int, context: ChannelHandlerContext) {
-        let (node, metrics, account) = (self.server.node, self.server.metrics, self.account)
+    /// `node`: the lane, when not the connection's (EMBED ... MODEL, PEER.*.IN), and `account` its account.
+    func runLookup(_ texts: [[UInt8]], reply kind: LookupReply, forwarded: Bool = false, sequence: Int, context: ChannelHandlerContext,
+                   node: EmbeddingNode? = nil, account: CallerAccount? = nil) {
+        let (node, metrics, account) = (node ?? self.node, self.server.metrics, account ?? self.account)
         self.runAsync(sequence, context: context) {
             let start = DispatchTime.now().uptimeNanoseconds
             var reply = ByteBuffer()

@@ -20,7 +20,8 @@ import NIOCore
 extension RESPConnectionHandler {
     /// Answers the EMBEDs at the front of `buffer` that are hits or owned L2 lookups, consuming them.
     func serveLeadingHits(_ buffer: inout ByteBuffer, context: ChannelHandlerContext) {
-        guard self.authenticated, !self.isClosing else { return }
+        // A query/passage prefix must be put before each text first: such connections take the parser.
+        guard self.authenticated, !self.isClosing, self.selection.prefix.isEmpty else { return }
         let maxText = self.parserLimits.maxBulkLength
         let consumed = buffer.withUnsafeReadableBytes { all -> Int in
             var offset = 0
@@ -72,9 +73,9 @@ extension RESPConnectionHandler {
     /// A memo miss: the alias table, then the memo and the overlap sample.
     @inline(never)
     func learnKey(_ textHash: Hash128) -> KnownText? {
-        guard let found = self.server.node.knownKeyAndTokens(textHash: textHash) else { return nil }
+        guard let found = self.node.knownKeyAndTokens(textHash: textHash) else { return nil }
         let known = KnownText(key: found.key, tokens: found.tokens)
-        let sampled = self.server.node.savings.overlap.isSampled(found.key)
+        let sampled = self.node.savings.overlap.isSampled(found.key)
         self.knownKeys.remember(textHash, known, sampled: sampled, minute: self.burstMinute)
         if sampled { self.burstNotes.append(found.key) }
         return known
@@ -99,7 +100,7 @@ extension RESPConnectionHandler {
     /// Serves a known text from L1 (or the hot cache) as reply `sequence`: into the output if every
     /// earlier reply is out, else parked. False: a miss, nothing written or counted.
     func serveHit(_ known: KnownText, text: UnsafeRawBufferPointer, sequence: Int) -> Bool {
-        let node = self.server.node
+        let node = self.node
         let key = known.key
         let now = self.burstClock()
         self.l1Hits &+= 1
@@ -173,33 +174,37 @@ extension RESPConnectionHandler {
     /// node owns) into the output; the tier, or nil on a miss. `owned`: a peer forwarded it here.
     func writeHit(_ text: UnsafeRawBufferPointer, now: Double, owned: Bool) -> (tier: Tier, known: KnownText)? {
         guard let known = self.knownKey(text),
-            let tier = self.server.node.serveKnown(known.key, text: text, now: now, owned: owned, { self.output.writeBulkString(bytes: $0) })
+            let tier = self.node.serveKnown(known.key, text: text, now: now, owned: owned, { self.output.writeBulkString(bytes: $0) })
         else { return nil }
         return (tier, known)
     }
 
     /// Whether an L1 miss on `key` can be looked up in Redis from this loop: this node owns the key
-    /// and its Redis is up.
+    /// and its Redis is up (in cluster mode: a slot map is known).
     func canFetchFromL2(_ key: CacheKey, context: ChannelHandlerContext) -> Bool {
-        guard let l2 = self.server.node.l2, self.server.node.owns(key), self.redisLink(context) != nil else { return false }
+        guard let l2 = self.node.l2, self.node.owns(key), l2.slotRouter != nil || self.redisLink(context) != nil else { return false }
         if let up = self.burstL2Up { return up }
         let up = l2.isUp
         self.burstL2Up = up
         return up
     }
 
-    /// The burst's owned L1 misses, ONE MGET over this loop's Redis link. Hits are answered on the
-    /// loop, copied from the reply straight into the output; misses, expired or undecodable values
-    /// and a failed MGET take the async path (health checks, backoff, single-flight, the encoder).
+    /// The burst's owned L1 misses, ONE MGET over this loop's Redis link (in cluster mode, pipelined
+    /// GETs, one round trip per owner: `fetchDeferredFromCluster`). Hits are answered on the loop,
+    /// copied from the reply straight into the output; misses, expired or undecodable values and
+    /// failed lookups take the async path (health checks, backoff, redirects, single-flight, the encoder).
     func fetchDeferredFromL2(context: ChannelHandlerContext) {
         guard !self.deferredKnown.isEmpty else { return }
         let batch = self.deferredKnown
         self.deferredKnown.removeAll(keepingCapacity: true)
-        let node = self.server.node
-        guard let l2 = node.l2, let link = self.redisLink(context) else {
+        guard let l2 = self.node.l2 else {
             return self.lookUpAsync(batch.map { ($0.sequence, $0.text) }, context: context)
         }
         let prefix = self.l2KeyPrefix(l2)
+        if let slots = l2.slotRouter { return self.fetchDeferredFromCluster(batch, slots: slots, prefix: prefix, context: context) }
+        guard let link = self.redisLink(context) else {
+            return self.lookUpAsync(batch.map { ($0.sequence, $0.text) }, context: context)
+        }
         var command = ByteBuffer()
         command.reserveCapacity(16 + batch.count * (prefix.count + 40))
         command.writeArrayHeader(batch.count + 1)
@@ -209,45 +214,59 @@ extension RESPConnectionHandler {
         let sent = DispatchTime.now().uptimeNanoseconds
         link.send(encoded: command).whenComplete { result in
             let (handler, context) = bound.value
-            var values: [RESPValue] = []
+            var values = [RESPValue?](repeating: nil, count: batch.count)
             if case .success(.array(let items?)) = result, items.count == batch.count { values = items }
-            var misses: [(sequence: Int, text: [UInt8])] = []
-            var hits = 0
-            var hitTokens = 0
-            for (i, item) in batch.enumerated() {
-                let served: Bool
-                if i < values.count, case .bulkString(let value?) = values[i] {
-                    served = value.withUnsafeReadableBytes { bytes in
-                        guard let header = L2Record.decodeHeader(bytes, expectedDim: self.server.node.model.dimension) else { return false }
-                        let vector = UnsafeRawBufferPointer(rebasing: bytes[L2Record.headerBytes...])
-                        guard node.acceptL2(item.known.key, createdAt: header.createdAt, delta: header.delta, vector: vector) else { return false }
-                        handler.complete(item.sequence) { $0.writeBulkString(bytes: vector) }
-                        return true
-                    }
-                } else {
-                    served = false
-                }
-                if served {
-                    hits += 1
-                    hitTokens += item.known.tokens
-                    handler.audit(item.known, tier: .l2, since: sent)
-                } else {
-                    misses.append((item.sequence, item.text))
-                }
-            }
-            if hits > 0 { handler.charge(.l2, texts: hits, tokens: hitTokens) }
-            l2.count(hits: hits, misses: values.isEmpty ? 0 : misses.count)
-            if hits > 0 { handler.server.metrics.tierCounter(.l2).increment(by: Int64(hits)) }
-            // Redis answered: its misses are not asked again. (A failed MGET is: the async path has
-            // the health checks.)
-            if !misses.isEmpty { handler.lookUpAsync(misses, l2Missed: !values.isEmpty, context: context) }
-            handler.scheduleFlush(context: context)
+            handler.answerFromL2(batch, values: values, since: sent, context: context)
         }
+    }
+
+    /// Answers the deferred texts from Redis's replies, `values[i]` for `batch[i]`: a value is a hit
+    /// (when it decodes and is fresh), a null or a bad value a miss (not asked again), nil a lookup
+    /// that did not happen or failed (asked again on the async path).
+    func answerFromL2(_ batch: [DeferredText], values: [RESPValue?], since sent: UInt64, context: ChannelHandlerContext) {
+        let node = self.node
+        var unanswered: [(sequence: Int, text: [UInt8])] = []
+        var misses: [(sequence: Int, text: [UInt8])] = []
+        var hits = 0
+        var hitTokens = 0
+        for (item, value) in zip(batch, values) {
+            guard let value else {
+                unanswered.append((item.sequence, item.text))
+                continue
+            }
+            let served: Bool
+            if case .bulkString(let value?) = value {
+                served = value.withUnsafeReadableBytes { bytes in
+                    guard let header = L2Record.decodeHeader(bytes, expectedDim: node.model.dimension) else { return false }
+                    let vector = UnsafeRawBufferPointer(rebasing: bytes[L2Record.headerBytes...])
+                    guard node.acceptL2(item.known.key, createdAt: header.createdAt, delta: header.delta, vector: vector) else { return false }
+                    self.complete(item.sequence) { $0.writeBulkString(bytes: vector) }
+                    return true
+                }
+            } else {
+                served = false
+            }
+            if served {
+                hits += 1
+                hitTokens += item.known.tokens
+                self.audit(item.known, tier: .l2, since: sent)
+            } else {
+                misses.append((item.sequence, item.text))
+            }
+        }
+        if hits > 0 { self.charge(.l2, texts: hits, tokens: hitTokens) }
+        node.l2?.count(hits: hits, misses: misses.count)
+        if hits > 0 { self.server.metrics.tierCounter(.l2).increment(by: Int64(hits)) }
+        // Redis answered: its misses are not asked again. (A failed lookup is: the async path has
+        // the health checks and follows redirects.)
+        if !misses.isEmpty { self.lookUpAsync(misses, l2Missed: true, context: context) }
+        if !unanswered.isEmpty { self.lookUpAsync(unanswered, context: context) }
+        self.scheduleFlush(context: context)
     }
 
     /// The full lookup path for each text off the event loop, replies slotted in order.
     func lookUpAsync(_ batch: [(sequence: Int, text: [UInt8])], l2Missed: Bool = false, context: ChannelHandlerContext) {
-        let (node, metrics, texts, account) = (self.server.node, self.server.metrics, batch.map(\.text), self.account)
+        let (node, metrics, texts, account) = (self.node, self.server.metrics, batch.map(\.text), self.account)
         self.runAsync(batch.map(\.sequence), context: context) {
             await Self.lookupEach(node: node, metrics: metrics, texts: texts, l2Missed: l2Missed, account: account)
         }
@@ -256,7 +275,7 @@ extension RESPConnectionHandler {
     /// The node's clock, read once per read burst (TTLs are seconds; a burst is microseconds).
     func burstClock() -> Double {
         if let now = self.burstNow { return now }
-        let now = self.server.node.now()
+        let now = self.node.now()
         self.burstNow = now
         return now
     }
@@ -270,7 +289,7 @@ extension RESPConnectionHandler {
             self.burstL2Up = nil
         }
         if !self.burstNotes.isEmpty {
-            self.server.node.savings.overlap.note(self.burstNotes, caller: self.account.bit, minute: self.burstMinute)
+            self.node.savings.overlap.note(self.burstNotes, caller: self.account.bit, minute: self.burstMinute)
             self.burstNotes.removeAll(keepingCapacity: true)
         }
         let counts = self.burstCounts
@@ -281,7 +300,7 @@ extension RESPConnectionHandler {
         tally.requests = requests + counts.batches
         tally.add(.l1, texts: l1, tokens: counts.l1Tokens)
         tally.add(.hot, texts: hot, tokens: counts.hotTokens)
-        tally.savedSeconds = Double(counts.l1Tokens + counts.hotTokens) * self.server.node.secondsPerToken
+        tally.savedSeconds = Double(counts.l1Tokens + counts.hotTokens) * self.node.secondsPerToken
         self.account.record(tally, now: self.burstClock())
         if requests > 0 {
             self.embedRequests.increment(by: Int64(requests))
@@ -289,8 +308,8 @@ extension RESPConnectionHandler {
         }
         if l1 > 0 { self.l1Results.increment(by: Int64(l1)) }
         if hot > 0 { self.hotResults.increment(by: Int64(hot)) }
-        self.server.node.countServed(.l1, l1)
-        self.server.node.countServed(.hot, hot)
+        self.node.countServed(.l1, l1)
+        self.node.countServed(.hot, hot)
     }
 
     /// Charges `texts` answered on the loop outside a burst (an L2 MGET's or a peer link's reply)
@@ -300,15 +319,15 @@ extension RESPConnectionHandler {
         tally.add(tier, texts: texts, tokens: tokens)
         tally.ownerComputedTexts = ownerComputed.texts
         tally.ownerComputedTokens = ownerComputed.tokens
-        tally.savedSeconds = Double(tally.duplicateTokens) * self.server.node.secondsPerToken
-        self.account.record(tally, now: self.server.node.now())
+        tally.savedSeconds = Double(tally.duplicateTokens) * self.node.secondsPerToken
+        self.account.record(tally, now: self.node.now())
     }
 
     /// An audit line for a text answered on the loop after a round trip that started at `since`.
     func audit(_ known: KnownText, tier: Tier, since: UInt64) {
         guard let audit = self.audit else { return }
         let micros = Int((DispatchTime.now().uptimeNanoseconds - since) / 1000)
-        audit.write(time: self.server.node.now(), caller: self.account.name, key: known.key, tier: tier, latencyMicros: micros, tokens: known.tokens)
+        audit.write(time: self.node.now(), caller: self.account.name, key: known.key, tier: tier, latencyMicros: micros, tokens: known.tokens)
     }
 
     /// The connection is a peer's link (it sent a PEER.* command): what it asks is charged to the
@@ -318,7 +337,7 @@ extension RESPConnectionHandler {
     func markPeerLink() -> Bool {
         if !self.isPeerLink {
             self.isPeerLink = true
-            self.account = self.server.node.savings.peers
+            self.account = self.node.savings.peers
         }
         return true
     }

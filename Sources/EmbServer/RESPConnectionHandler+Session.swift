@@ -81,20 +81,22 @@ extension RESPConnectionHandler {
             reply.writeRESPInteger(self.id)
         case "SETINFO" where args.count == 3:
             return Self.ok()
+        case "SETMODEL", "GETMODEL":
+            return self.clientModel(sub, args)
         default:
             return Self.error("ERR unknown subcommand '\(sub.prefix(40))'. Try CLIENT HELP.")
         }
         return reply
     }
 
-    private func setName(_ name: String) {
+    func setName(_ name: String) {
         self.clientName = name
         self.caller = self.server.callerLabel(name)
         self.callerRequests = self.server.metrics.callerCounter(self.caller)
         guard !self.isPeerLink else { return }
         // Hits already counted stay with the old caller; from here on they are the new one's.
         self.commitBurst()
-        self.account = self.server.node.savings.account(self.caller)
+        self.account = self.node.savings.account(self.accountName)
         self.knownKeys.forgetAll()
     }
 }

@@ -13,11 +13,21 @@ import Foundation
 import NIOCore
 
 final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    /// A known text whose owner (this node) missed it in L1: looked up in Redis at the burst's end.
+    typealias DeferredText = (sequence: Int, text: [UInt8], known: KnownText)
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     let server: ServerContext
     let id: Int
+    /// The model (and input-type prefix) this connection's texts go to: the default until
+    /// `CLIENT SETMODEL name` or `SELECT n` (RESPConnectionHandler+Models).
+    var selection: ModelSelection {
+        didSet { self.node = self.selection.lane.node }
+    }
+    /// The selected model's lane: its cache, alias table and encoder (kept beside `selection`: the
+    /// hit path reads it for every request).
+    private(set) var node: EmbeddingNode
     var version = RESPVersion.resp2
     var authenticated: Bool
     var clientName: String?
@@ -43,10 +53,10 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// ledger, added to the shared counters once at its end; the clock reading of the burst.
     var burstCounts = BurstCounts()
     /// The caller's account in the savings ledger (the peers' pseudo-caller on a peer's link).
-    lazy var account = self.server.node.savings.account(self.caller)
+    lazy var account = self.node.savings.account(self.accountName)
     var isPeerLink = false
     /// The audit log if the cluster file turned it on (it is set at start and never changes).
-    lazy var audit = self.server.node.savings.audit
+    lazy var audit = self.node.savings.audit
     /// Keys first seen on this connection in this burst that the overlap sample wants (few: a memo
     /// hit never adds one).
     var burstNotes: [CacheKey] = []
@@ -55,9 +65,11 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     var burstL2Up: Bool?
     let knownKeys = KnownKeyMemo()
     /// EMBEDs of this burst with known keys this node owns that missed L1: one MGET on the loop.
-    var deferredKnown: [(sequence: Int, text: [UInt8], known: KnownText)] = []
+    var deferredKnown: [DeferredText] = []
     /// This loop's pipelined link to the node's Redis, resolved once (`redisLink(_:)`).
     private var cachedRedisLink: PeerLink?
+    /// This loop's links to the masters of the node's Redis Cluster, resolved once each (cluster mode).
+    var clusterLinks: [RedisNodeAddress: PeerLink] = [:]
     /// The L2 key prefix as bytes, made once (`l2KeyPrefix(_:)`).
     private var cachedKeyPrefix: [UInt8]?
     /// EMBEDs of this read burst that need the full path: looked up together, as one MEMBED would be.
@@ -88,6 +100,8 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     init(server: ServerContext, limits: RESPLimits, idleTimeout: TimeAmount) {
         self.server = server
+        self.selection = server.models.select(server.models.defaultLane.name)!
+        self.node = server.models.defaultLane.node
         self.parser = RESPParser(limits: limits)
         self.id = server.connectionID()
         self.authenticated = server.secret == nil

@@ -1,13 +1,17 @@
 // What every connection handler of a node shares: the node, its identity, the secret, counters.
 import EmbCluster
 import EmbNode
+import EmbRedis
 import Foundation
 import NIOCore
 import Synchronization
 
 /// Shared, thread-safe state of one node's servers.
 public final class ServerContext: Sendable {
-    public let node: EmbeddingNode
+    /// The served models (ModelCatalog): one lane each, the default first.
+    public let models: ModelCatalog
+    /// The default model's lane (what requests that name no model get).
+    public var node: EmbeddingNode { self.models.defaultLane.node }
     public let nodeID: String
     /// The cluster secret; nil = open (loopback only). Prints as "<redacted>".
     public let secret: Secret?
@@ -27,18 +31,16 @@ public final class ServerContext: Sendable {
     public let reload: (@Sendable () -> Result<Void, any Error>)?
     /// The cluster (ring, peers); nil for a standalone node.
     public let cluster: ClusterRouter?
-    /// Served model names (the `model` field of the HTTP API).
-    public let modelNames: Set<String> = ["all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"]
     private let nextConnectionID = Atomic<Int>(1)
     private let callerNames = Mutex<Set<String>>([])
     /// Distinct caller labels kept; later names fold into "other", so metrics stay bounded.
     static let maxCallers = 32
 
-    public init(node: EmbeddingNode, nodeID: String, secret: Secret?, metrics: NodeMetrics, cluster: ClusterRouter? = nil,
+    public init(models: ModelCatalog, nodeID: String, secret: Secret?, metrics: NodeMetrics, cluster: ClusterRouter? = nil,
                 reload: (@Sendable () -> Result<Void, any Error>)? = nil, metricsPublic: Bool = false, limits: ConnectionLimits = ConnectionLimits()) {
         self.metricsPublic = metricsPublic
         self.limits = limits
-        self.node = node
+        self.models = models
         self.reload = reload
         self.cluster = cluster
         self.nodeID = nodeID
@@ -57,6 +59,13 @@ public final class ServerContext: Sendable {
         let c = l2.configuration
         return self.redisLinks.link("redis", on: loop) { PeerLink(host: c.host, port: c.port, credentials: c.credentials, eventLoop: loop, database: c.db,
                                                               timeout: Self.redisLinkTimeout) }
+    }
+
+    /// The event-loop link to one master of this node's Redis Cluster, for callers on `loop`.
+    func redisLink(to master: RedisNodeAddress, credentials: RedisCredentials?, on loop: any EventLoop) -> PeerLink {
+        self.redisLinks.link("redis@\(master)", on: loop) {
+            PeerLink(host: master.host, port: master.port, credentials: credentials, eventLoop: loop, timeout: Self.redisLinkTimeout)
+        }
     }
 
     func connectionID() -> Int { self.nextConnectionID.add(1, ordering: .relaxed).oldValue }

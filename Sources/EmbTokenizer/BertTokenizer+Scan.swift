@@ -22,14 +22,14 @@ extension BertTokenizer {
                 case 0: break
                 case 1: self.flushWord(&state)
                 case 2: self.appendASCII(b, &state)
-                default: self.appendASCII(b | 0x20, &state)
+                default: self.appendASCII(self.lowercase ? b | 0x20 : b, &state)
                 }
                 i += 1
                 continue
             }
             guard let (scalar, length) = Self.decodeScalar(p, at: i) else { return false }
             i += length
-            switch self.tables.action(scalar) {
+            switch self.lowercase ? self.tables.action(scalar) : self.tables.casedAction(scalar) {
             case .remove: break
             case .whitespace: self.flushWord(&state)
             case .isolate:

@@ -1,6 +1,7 @@
-// The tokenizer of all-MiniLM-L6-v2, identical to Hugging Face `tokenizers` with the model's
+// BERT's WordPiece tokenizer, identical to Hugging Face `tokenizers` with a BERT model's
 // tokenizer.json: special tokens split from the raw text, then BertNormalizer (clean text, CJK
-// isolated, accents stripped, lowercase), BertPreTokenizer (whitespace split, punctuation isolated),
+// isolated, and for an uncased model, like all-MiniLM-L6-v2's, accents stripped and lowercased; a
+// cased model keeps both), BertPreTokenizer (whitespace split, punctuation isolated),
 // WordPiece (greedy longest match, "##" continuations, [UNK] for a word over 100 characters or with
 // an unmatched rest), [CLS] … [SEP], truncation to 256 tokens in all (sentence_bert_config.json).
 //
@@ -32,10 +33,13 @@ public struct BertTokenizer: Sendable {
     /// Id of [UNK].
     public let unkID: Int32
 
+    /// Whether text is lowercased and stripped of accents (an uncased model) or kept as it is (cased).
+    public let lowercase: Bool
+
     /// Number of entries of the vocabulary.
     public var vocabularySize: Int { self.vocabulary.count }
 
-    /// Loads vocab.txt.
+    /// Loads vocab.txt (an uncased model's).
     public init(vocabularyFile path: String) throws {
         let text: String
         do {
@@ -47,7 +51,9 @@ public struct BertTokenizer: Sendable {
     }
 
     /// Builds the tokenizer from vocab.txt's contents (one token a line; the line number is the id).
-    public init(vocabularyText: String) throws {
+    /// `lowercase`: false for a cased model (no lowercasing, no accent stripping).
+    public init(vocabularyText: String, lowercase: Bool = true) throws {
+        self.lowercase = lowercase
         let vocabulary = try Vocabulary(text: vocabularyText)
         func special(_ token: String) throws -> Int32 {
             guard let id = vocabulary.id(of: Array(token.utf8)[...], continuation: false) else {

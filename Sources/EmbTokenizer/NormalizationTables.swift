@@ -24,6 +24,9 @@ struct NormalizationTables: Sendable {
     private let whitespace: [ClosedRange<UInt32>]
     private let cjk: [ClosedRange<UInt32>]
     private let punctuation: [ClosedRange<UInt32>]
+    /// What a cased normalizer (no lowercasing, no accent stripping) removes and isolates.
+    private let removedCased: [ClosedRange<UInt32>]
+    private let cjkCased: [ClosedRange<UInt32>]
     /// (first, last, delta): scalars first...last map to scalar + delta.
     private let caseRuns: [(first: UInt32, last: UInt32, delta: Int32)]
     private let multi: [UInt32: [Unicode.Scalar]]
@@ -45,6 +48,8 @@ struct NormalizationTables: Sendable {
         self.whitespace = ranges(UnicodeTables.whitespace)
         self.cjk = ranges(UnicodeTables.cjk)
         self.punctuation = ranges(UnicodeTables.punctuation)
+        self.removedCased = ranges(UnicodeTables.removedCased)
+        self.cjkCased = ranges(UnicodeTables.cjkCased)
         self.caseRuns = UnicodeTables.caseRuns.split(whereSeparator: { $0 == " " || $0 == "\n" }).map { item in
             let p = item.split(separator: ":")
             let first = UInt32(p[0], radix: 16)!
@@ -68,7 +73,17 @@ struct NormalizationTables: Sendable {
         precondition(self.asciiAction.count == 128 && self.asciiPunctuation.count == 128, "UnicodeTables is corrupt")
     }
 
-    /// What the normalizer does to `s` (not ASCII).
+    /// What a cased normalizer does to `s` (not ASCII): it only cleans, splits on whitespace and
+    /// isolates CJK; everything else is kept as it is.
+    func casedAction(_ s: Unicode.Scalar) -> ScalarAction {
+        let v = s.value
+        if Self.contains(self.removedCased, v) { return .remove }
+        if Self.contains(self.whitespace, v) { return .whitespace }
+        if Self.contains(self.cjkCased, v) { return .isolate }
+        return .keep
+    }
+
+    /// What the (uncased) normalizer does to `s` (not ASCII).
     func action(_ s: Unicode.Scalar) -> ScalarAction {
         let v = s.value
         if Self.contains(self.removed, v) { return .remove }

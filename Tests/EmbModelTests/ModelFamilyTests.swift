@@ -111,6 +111,18 @@ enum FamilyData {
         #expect(withoutFile.tokenize(text) == withFile.tokenize(text))
     }
 
+    /// A cased model (do_lower_case false) loads with a cased tokenizer, and a different fingerprint.
+    @Test func aCasedModelKeepsCaseAndAccents() throws {
+        let dir = try FamilyData.copy("tiny-cls")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let uncased = try EmbeddingModel(directory: dir)
+        try FamilyData.edit(dir + "/tokenizer_config.json") { $0["do_lower_case"] = false }
+        let cased = try EmbeddingModel(directory: dir)
+        #expect(!cased.tokenizer.lowercase && uncased.tokenizer.lowercase)
+        #expect(cased.tokenize("The Fox") != uncased.tokenize("The Fox") && cased.tokenize("the fox") == uncased.tokenize("the fox"))
+        #expect(cased.fingerprint != uncased.fingerprint)
+    }
+
     /// Each edit of a good folder must be refused at load, with a message naming what is unsupported.
     static let refusals: [(String, String, String)] = [
         ("config.json", "model_type", "model_type \"xlm-roberta\""),
@@ -121,7 +133,7 @@ enum FamilyData {
         ("1_Pooling/config.json", "pooling_mode_lasttoken", "pooling_mode_lasttoken"),
         ("1_Pooling/config.json", "two modes", "several pooling modes"),
         ("modules.json", "Dense", "sentence_transformers.models.Dense"),
-        ("tokenizer_config.json", "do_lower_case", "do_lower_case false"),
+        ("tokenizer_config.json", "strip_accents", "lowercasing without stripping accents"),
         ("tokenizer.json", "Unigram", "model \"Unigram\""),
         ("sentence_bert_config.json", "max_seq_length", "max_seq_length 1024"),
         ("model.safetensors", "names", "not a BERT checkpoint"),
@@ -145,7 +157,7 @@ enum FamilyData {
                 + #"{"idx":1,"name":"1","path":"1_Pooling","type":"sentence_transformers.models.Pooling"},"#
                 + #"{"idx":2,"name":"2","path":"2_Dense","type":"sentence_transformers.models.Dense"}]"#
             try modules.write(toFile: path, atomically: true, encoding: .utf8)
-        case ("tokenizer_config.json", _): try FamilyData.edit(path) { $0["do_lower_case"] = false }
+        case ("tokenizer_config.json", _): try FamilyData.edit(path) { $0["strip_accents"] = false }
         case ("tokenizer.json", _):
             try #"{"model":{"type":"Unigram","vocab":[]},"normalizer":null,"pre_tokenizer":null}"#.write(toFile: path, atomically: true, encoding: .utf8)
         case ("sentence_bert_config.json", _): try FamilyData.edit(path) { $0["max_seq_length"] = 1024 }

@@ -28,6 +28,20 @@ import Testing
         }
     }
 
+    /// A cased model's tokenizer (no lowercasing, no accent stripping): Hugging Face's ids for the
+    /// public texts, the hard cases and a few case/accent/compatibility-ideograph texts.
+    @Test func aCasedTokenizerGetsHuggingFacesCasedIDs() throws {
+        let cased = try BertTokenizer(vocabularyText: String(contentsOfFile: TestData.vocabulary, encoding: .utf8), lowercase: false)
+        let cases = try TestData.cases(TestData.root + "/Tests/EmbTokenizerTests/Fixtures/cased_ids.jsonl")
+        #expect(cases.count > 570)
+        var mismatches: [String] = []
+        for c in cases where cased.encode(c.text) != c.input_ids { mismatches.append(c.text) }
+        #expect(mismatches.isEmpty, "\(mismatches.count) mismatched texts: \(mismatches.prefix(5).map(\.debugDescription))")
+        // And it is not the uncased tokenizer: case and accents change the ids.
+        #expect(cased.encode("Crème") != self.tokenizer.encode("Crème"))
+        #expect(cased.encode("creme") == self.tokenizer.encode("Crème"))
+    }
+
     @Test func specialIDsComeFromTheVocabulary() {
         #expect(self.tokenizer.clsID == 101)
         #expect(self.tokenizer.sepID == 102)

@@ -26,12 +26,15 @@ def resp(*args):
 for i, frame in enumerate([resp("EMBED", "hello world"), resp("embed", ""), resp("MEMBED", "a", "b", "c"), resp("PING"),
                            resp("HELLO", "3", "AUTH", "default", "secret"), resp("EMBED", b"\xff\xfe"), b"PING\r\n", b"EMBED hello\r\n",
                            b"*2\r\n$5\r\nEMBED\r\n$-1\r\n", b"*2\r\n$5\r\nEMBED\r\n$99999999999\r\n", b"*-5\r\n", b"*3\r\n$5\r\nEMBED\r\n$1\r\nx\r\n",
-                           resp("EMBED", "x" * 300) + resp("EMBED", "y"), b'EMBED "unbalanced\r\n', resp("CLUSTER", "RELOAD"), resp("INFO", "l1")]):
+                           resp("EMBED", "x" * 300) + resp("EMBED", "y"), b'EMBED "unbalanced\r\n', resp("CLUSTER", "RELOAD"), resp("INFO", "l1"),
+                           resp("CLIENT", "SETMODEL", "e5-base-v2:query"), resp("SELECT", "1"), resp("EMBED", "x", "MODEL", "m"),
+                           resp("PEER.MEMBED.IN", "m", "x")]):
     put("resp", f"{i:02d}", frame)
 
 for i, body in enumerate([{"input": "hello world"}, {"input": ["a", "b"], "model": "all-MiniLM-L6-v2", "encoding_format": "base64"},
                           {"input": [[1, 2], [3]]}, {"input": [1, 2, 3]}, {"input": []}, {"input": "x", "encoding_format": "int8"},
-                          {"input": "x", "user": "batch-job"}, {"input": [True, 1.5]}, {"input": "\ud83d\ude80 caf\u00e9"}]):
+                          {"input": "x", "user": "batch-job"}, {"input": [True, 1.5]}, {"input": "\ud83d\ude80 caf\u00e9"},
+                          {"input": ["q"], "model": "e5-base-v2", "input_type": "query"}, {"input": "x", "model": 7, "input_type": "question"}]):
     put("http", f"{i:02d}", json.dumps(body))
 put("http", "not-json", b"{nope")
 
@@ -40,6 +43,10 @@ for name in sorted(os.listdir(os.path.join(ROOT, "Cluster"))):
         put("cluster", name, open(os.path.join(ROOT, "Cluster", name), "rb").read())
 put("cluster", "weights.yaml", "cluster:\n  name: w\n  vnodes: 8\nnodes:\n  - id: a\n    resp: 127.0.0.1:1\n    http: 127.0.0.1:2\n    weight: 2.5\n"
     "    redis: 127.0.0.1:6379/3\n")
+put("cluster", "models.yaml", "cluster:\n  name: models\nmodels:\n  - name: all-MiniLM-L6-v2\n    path: models/all-MiniLM-L6-v2\n"
+    "    aliases: [sentence-transformers/all-MiniLM-L6-v2]\n  - name: e5-base-v2\n    path: models/e5-base-v2\n"
+    "    query_prefix: \"query: \"\n    passage_prefix: \"passage: \"\n    ttl: 12h\n    l1_max_bytes: 64MiB\n"
+    "cache:\n  l1_max_bytes: 96MiB\nnodes:\n  - id: n1\n    resp: 127.0.0.1:7401\n    http: 127.0.0.1:8401\n")
 
 header = json.dumps({"__metadata__": {"format": "pt"}, "a": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]},
                      "b": {"dtype": "I64", "shape": [1], "data_offsets": [16, 24]}}).encode()

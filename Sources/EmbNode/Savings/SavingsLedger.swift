@@ -54,9 +54,6 @@ public final class SavingsLedger: Sendable {
     private let priceState = Mutex(SavingsPrices())
     /// The audit log, when the cluster file turns it on (set once at start).
     private let auditState = Mutex<AuditLog?>(nil)
-    /// Seconds per token measured before the encoder has run any request (a calibration at start),
-    /// so that hits on a node that has computed nothing yet are not valued at zero.
-    private let calibratedSecondsPerToken = Atomic<UInt64>(0)
 
     public init(overlapCapacity: Int = OverlapSample.defaultCapacity) {
         self.overlap = OverlapSample(capacity: overlapCapacity)
@@ -91,9 +88,4 @@ public final class SavingsLedger: Sendable {
         set { self.auditState.withLock { $0 = newValue } }
     }
 
-    func calibrate(secondsPerToken: Double) {
-        self.calibratedSecondsPerToken.store(secondsPerToken.bitPattern, ordering: .relaxed)
-    }
-
-    var calibration: Double { Double(bitPattern: self.calibratedSecondsPerToken.load(ordering: .relaxed)) }
 }

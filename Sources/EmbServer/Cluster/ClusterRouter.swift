@@ -5,6 +5,7 @@
 // back takes its keys back (its L1 was lost with it, but L2 is shared through Redis when configured so).
 import EmbCluster
 import EmbHash
+import EmbModel
 import EmbNode
 import EmbRedis
 import EmbRing
@@ -86,14 +87,20 @@ public final class ClusterRouter: PeerRouter, Sendable {
     func peer(_ id: String) -> PeerClient? { self.state.withLock { $0.peers[id] } }
 
     public func fetch(_ texts: [[UInt8]], from peer: String) async throws -> [(vector: [UInt8], computed: Bool)] {
+        try await self.fetch(texts, from: peer, model: nil, vectorBytes: EmbeddingModel.defaultDimension * 4)
+    }
+
+    /// `fetch` for `model` (nil: the default, PEER.MEMBED; else PEER.MEMBED.IN model), whose vectors
+    /// have `vectorBytes` bytes.
+    func fetch(_ texts: [[UInt8]], from peer: String, model: String?, vectorBytes: Int) async throws -> [(vector: [UInt8], computed: Bool)] {
         self.state.withLock { $0.forwards += 1 }
-        guard let client = self.peer(peer), let items = await client.fetch(texts) else {
+        guard let client = self.peer(peer), let items = await client.fetch(texts, model: model) else {
             throw PeerError.unavailable(peer)
         }
         var codes: [UInt8]? = nil
         if items.count == texts.count + 1, case .string(let c) = items[texts.count] { codes = c }
         return try items.prefix(texts.count).enumerated().map { i, item in
-            guard case .string(let bytes) = item, bytes.count == EmbeddingNode.vectorBytes else { throw PeerError.badReply(peer) }
+            guard case .string(let bytes) = item, bytes.count == vectorBytes else { throw PeerError.badReply(peer) }
             return (bytes, PeerTiers.computed(codes, i))
         }
     }
@@ -107,14 +114,24 @@ public final class ClusterRouter: PeerRouter, Sendable {
     }
 
     public func locate(_ text: [UInt8], at peer: String) async throws -> String {
-        guard let client = self.peer(peer), case .string(let tier)? = await client.call([Array("PEER.LOCATE".utf8), text]) else {
+        try await self.locate(text, at: peer, model: nil)
+    }
+
+    func locate(_ text: [UInt8], at peer: String, model: String?) async throws -> String {
+        let name = model.map { [Array("PEER.LOCATE.IN".utf8), Array($0.utf8)] } ?? [Array("PEER.LOCATE".utf8)]
+        guard let client = self.peer(peer), case .string(let tier)? = await client.call(name + [text]) else {
             throw PeerError.unavailable(peer)
         }
         return String(decoding: tier, as: UTF8.self)
     }
 
     public func invalidate(_ texts: [[UInt8]], at peer: String) async throws -> Int {
-        guard let client = self.peer(peer), case .integer(let n)? = await client.call([Array("PEER.INVALIDATE".utf8)] + texts) else {
+        try await self.invalidate(texts, at: peer, model: nil)
+    }
+
+    func invalidate(_ texts: [[UInt8]], at peer: String, model: String?) async throws -> Int {
+        let name = model.map { [Array("PEER.INVALIDATE.IN".utf8), Array($0.utf8)] } ?? [Array("PEER.INVALIDATE".utf8)]
+        guard let client = self.peer(peer), case .integer(let n)? = await client.call(name + texts) else {
             throw PeerError.unavailable(peer)
         }
         return n

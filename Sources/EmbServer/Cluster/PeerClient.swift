@@ -13,7 +13,7 @@ final class PeerClient: @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [(RedisConnection?) -> RedisConnection?] = []  // guarded by condition
     /// Pending PEER.MEMBED fetches, merged into one request by the next free thread (guarded by condition).
-    private var fetches: [(texts: [[UInt8]], done: ([RedisReply]?) -> Void)] = []
+    private var fetches: [(texts: [[UInt8]], model: String?, done: ([RedisReply]?) -> Void)] = []
     /// Texts merged into one PEER.MEMBED at most.
     static let maxMergedTexts = 256
     private var closed = false  // guarded by condition
@@ -61,9 +61,10 @@ final class PeerClient: @unchecked Sendable {
         }
     }
 
-    /// PEER.MEMBED of `texts`, merged with other callers' pending fetches into one request:
-    /// concurrent forwards to one owner cost one round trip, not one each. Nil on failure.
-    func fetch(_ texts: [[UInt8]]) async -> [RedisReply]? {
+    /// PEER.MEMBED of `texts` (PEER.MEMBED.IN `model` for a model other than the default), merged with
+    /// other callers' pending fetches of the same model into one request: concurrent forwards to one
+    /// owner cost one round trip, not one each. Nil on failure.
+    func fetch(_ texts: [[UInt8]], model: String? = nil) async -> [RedisReply]? {
         await withCheckedContinuation { (continuation: CheckedContinuation<[RedisReply]?, Never>) in
             self.condition.lock()
             if self.closed {
@@ -71,7 +72,7 @@ final class PeerClient: @unchecked Sendable {
                 continuation.resume(returning: nil)
                 return
             }
-            self.fetches.append((texts, { continuation.resume(returning: $0) }))
+            self.fetches.append((texts, model, { continuation.resume(returning: $0) }))
             self.condition.signal()
             self.condition.unlock()
         }
@@ -99,18 +100,21 @@ final class PeerClient: @unchecked Sendable {
                 connection = job(connection)
                 continue
             }
-            var taken = 0
+            // The first pending fetch's model, and every other pending fetch of that model that fits.
+            let model = self.fetches[0].model
+            var batch: [(texts: [[UInt8]], model: String?, done: ([RedisReply]?) -> Void)] = []
             var count = 0
-            while taken < self.fetches.count && (taken == 0 || count + self.fetches[taken].texts.count <= Self.maxMergedTexts) {
-                count += self.fetches[taken].texts.count
-                taken += 1
+            self.fetches.removeAll { f in
+                guard f.model == model, batch.isEmpty || count + f.texts.count <= Self.maxMergedTexts else { return false }
+                count += f.texts.count
+                batch.append(f)
+                return true
             }
-            let batch = Array(self.fetches.prefix(taken))
-            self.fetches.removeFirst(taken)
             self.condition.unlock()
             let c = connection ?? Self.connect(host: self.host, port: self.port, secret: self.secret, timeout: Self.commandTimeout)
             var items: [RedisReply]? = nil
-            if let c, case .array(let all)? = c.command([Array("PEER.MEMBED".utf8)] + batch.flatMap(\.texts)), all.count == count || all.count == count + 1 {
+            let name = model.map { [Array("PEER.MEMBED.IN".utf8), Array($0.utf8)] } ?? [Array("PEER.MEMBED".utf8)]
+            if let c, case .array(let all)? = c.command(name + batch.flatMap(\.texts)), all.count == count || all.count == count + 1 {
                 items = all
                 connection = c
             } else {

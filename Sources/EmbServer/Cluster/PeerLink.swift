@@ -13,7 +13,14 @@ import NIOPosix
 final class PeerLinkHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
-    private var pending = CircularBuffer<EventLoopPromise<RESPValue>>()
+    /// A promise and how many replies it takes: one (its value), or several sent together (an
+    /// array of them, in order: the cluster hit path's pipeline to one master, one promise for all).
+    private struct Pending {
+        let promise: EventLoopPromise<RESPValue>
+        let replies: Int
+        var collected: [RESPValue] = []
+    }
+    private var pending = CircularBuffer<Pending>()
     /// When each pending request was sent, in the same order: a stalled peer or Redis (SIGSTOP, a
     /// dead host) must not hold the replies of the connections waiting on it for ever. A watchdog
     /// closes the link when the oldest request is older than `timeout`; closing fails every pending
@@ -26,8 +33,8 @@ final class PeerLinkHandler: ChannelInboundHandler {
 
     init(timeout: TimeAmount) { self.timeout = timeout }
 
-    func enqueue(_ promise: EventLoopPromise<RESPValue>) {
-        self.pending.append(promise)
+    func enqueue(_ promise: EventLoopPromise<RESPValue>, replies: Int = 1) {
+        self.pending.append(Pending(promise: promise, replies: replies))
         self.sentAt.append(.now())
     }
 
@@ -50,9 +57,21 @@ final class PeerLinkHandler: ChannelInboundHandler {
         }
         do {
             while let value = try self.parser.parse(&incoming) {
-                guard let promise = self.pending.popFirst() else { return context.close(promise: nil) }
+                guard var first = self.pending.first else { return context.close(promise: nil) }
+                guard first.replies > 1 else {
+                    _ = self.pending.popFirst()
+                    _ = self.sentAt.popFirst()
+                    first.promise.succeed(value)
+                    continue
+                }
+                first.collected.append(value)
+                if first.collected.count < first.replies {
+                    self.pending[self.pending.startIndex] = first
+                    continue
+                }
+                _ = self.pending.popFirst()
                 _ = self.sentAt.popFirst()
-                promise.succeed(value)
+                first.promise.succeed(.array(first.collected))
             }
         } catch {
             return context.close(promise: nil)
@@ -67,7 +86,7 @@ final class PeerLinkHandler: ChannelInboundHandler {
         self.watchdog?.cancel()
         self.watchdog = nil
         self.sentAt.removeAll()
-        while let p = self.pending.popFirst() { p.fail(PeerError.unavailable("link closed")) }
+        while let p = self.pending.popFirst() { p.promise.fail(PeerError.unavailable("link closed")) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -106,10 +125,11 @@ final class PeerLink {
         return self.send(encoded: command)
     }
 
-    /// Sends one command the caller has already encoded as a RESP array of bulk strings.
-    func send(encoded command: ByteBuffer) -> EventLoopFuture<RESPValue> {
+    /// Sends one command the caller has already encoded as a RESP array of bulk strings, or
+    /// `replies` > 1 commands encoded back to back, answered together as an array of their replies.
+    func send(encoded command: ByteBuffer, replies: Int = 1) -> EventLoopFuture<RESPValue> {
         if let channel = self.channel, channel.isActive, let handler = self.handler {
-            return self.write(command, channel, handler)
+            return self.write(command, channel, handler, replies: replies)
         }
         self.channel = nil
         let ready = self.connecting ?? self.connect()
@@ -117,7 +137,7 @@ final class PeerLink {
             guard let channel = self.channel, let handler = self.handler else {
                 return self.eventLoop.makeFailedFuture(PeerError.unavailable("\(self.host):\(self.port)"))
             }
-            return self.write(command, channel, handler)
+            return self.write(command, channel, handler, replies: replies)
         }
     }
 
@@ -127,9 +147,9 @@ final class PeerLink {
         return self.write(command, channel, handler)
     }
 
-    private func write(_ command: ByteBuffer, _ channel: any Channel, _ handler: PeerLinkHandler) -> EventLoopFuture<RESPValue> {
+    private func write(_ command: ByteBuffer, _ channel: any Channel, _ handler: PeerLinkHandler, replies: Int = 1) -> EventLoopFuture<RESPValue> {
         let promise = self.eventLoop.makePromise(of: RESPValue.self)
-        handler.enqueue(promise)
+        handler.enqueue(promise, replies: replies)
         channel.write(command, promise: nil)
         if !self.flushScheduled {
             self.flushScheduled = true

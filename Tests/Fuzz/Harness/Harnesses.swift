@@ -57,8 +57,10 @@ enum Harness: String, CaseIterable {
     static func http(_ bytes: UnsafeRawBufferPointer) {
         guard case .success(let request) = EmbeddingsRequest.parse(Array(bytes)) else { return }
         check(!request.texts.isEmpty, "an accepted request without texts")
-        var object: [String: Any] = ["input": request.texts, "model": request.model, "encoding_format": request.base64 ? "base64" : "float"]
+        var object: [String: Any] = ["input": request.texts, "encoding_format": request.base64 ? "base64" : "float"]
+        if let model = request.model { object["model"] = model }
         if let user = request.user { object["user"] = user }
+        if let kind = request.inputType { object["input_type"] = kind }
         guard let again = try? JSONSerialization.data(withJSONObject: object) else {
             return check(false, "an accepted request that cannot be written back as JSON")
         }
@@ -81,15 +83,18 @@ enum Harness: String, CaseIterable {
 
     /// Any bytes: ids within the vocabulary, [CLS] first, [SEP] last, at most 256; nil exactly for
     /// invalid UTF-8.
+    /// The uncased tokenizer and the cased one (a cased model's), same properties.
     static func tokenizer(_ bytes: UnsafeRawBufferPointer) {
-        guard let tokenizer = Vocab.tokenizer else { return }
-        let ids = tokenizer.encode(utf8: bytes, maxTokens: 256)
-        let valid = String(validating: bytes, as: UTF8.self) != nil
-        check((ids != nil) == valid, "UTF-8 validity \(valid) but ids \(ids == nil ? "nil" : "present")")
-        guard let ids else { return }
-        check(ids.count >= 2 && ids.count <= 256, "\(ids.count) ids")
-        check(ids.first == 101 && ids.last == 102, "not [CLS] … [SEP]")
-        check(ids.allSatisfy { $0 >= 0 && $0 < 30_522 }, "an id outside the vocabulary")
+        for tokenizer in [Vocab.tokenizer, Vocab.casedTokenizer] {
+            guard let tokenizer else { return }
+            let ids = tokenizer.encode(utf8: bytes, maxTokens: 256)
+            let valid = String(validating: bytes, as: UTF8.self) != nil
+            check((ids != nil) == valid, "UTF-8 validity \(valid) but ids \(ids == nil ? "nil" : "present")")
+            guard let ids else { return }
+            check(ids.count >= 2 && ids.count <= 256, "\(ids.count) ids")
+            check(ids.first == 101 && ids.last == 102, "not [CLS] … [SEP]")
+            check(ids.allSatisfy { $0 >= 0 && $0 < 30_522 }, "an id outside the vocabulary")
+        }
     }
 }
 
@@ -98,5 +103,9 @@ enum Vocab {
     static let tokenizer: BertTokenizer? = {
         let path = ProcessInfo.processInfo.environment["EMB_VOCAB"] ?? "models/all-MiniLM-L6-v2/vocab.txt"
         return try? BertTokenizer(vocabularyFile: path)
+    }()
+    static let casedTokenizer: BertTokenizer? = {
+        let path = ProcessInfo.processInfo.environment["EMB_VOCAB"] ?? "models/all-MiniLM-L6-v2/vocab.txt"
+        return (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { try? BertTokenizer(vocabularyText: $0, lowercase: false) }
     }()
 }

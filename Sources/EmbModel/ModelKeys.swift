@@ -1,0 +1,26 @@
+// What deriving a model's cache keys takes, without its weights: the config (sequence limit), the
+// tokenizer and the fingerprint. For `embcache warm`, which groups texts by owner and deduplicates
+// them by key before sending, and must not spend a node's load time quantizing 400 MB to do so.
+import EmbHash
+import EmbTokenizer
+
+/// Keys of one model: text → token ids → cache key, exactly as a node serving it derives them.
+public struct ModelKeys: Sendable {
+    public let config: BertConfig
+    public let tokenizer: BertTokenizer
+    public let fingerprint: ModelFingerprint
+
+    /// Reads `directory`'s config, tokenizer and fingerprint (int8 scheme, as nodes serve).
+    public init(directory: String) throws {
+        let files = try ModelFiles(directory: directory)
+        self.config = try BertConfig.load(directory: directory)
+        let settings = try TokenizerSettings.load(directory: directory)
+        self.tokenizer = try BertTokenizer(vocabularyText: settings.vocabularyText, lowercase: settings.lowercase)
+        self.fingerprint = try files.fingerprint(scheme: Int8Scheme.id)
+    }
+
+    /// The cache key of `text`.
+    public func key(_ text: String) -> CacheKey {
+        CacheKey(fingerprint: self.fingerprint, tokenIDs: self.tokenizer.encode(text, maxTokens: self.config.maxTokens))
+    }
+}
