@@ -60,7 +60,11 @@ static void head(int t, int d, float scale, const float *q, const float *k, cons
 static void attention(int t, int d, int reps) {
     const int h = 12 * d, ld = 3 * h;
     float *qkv = malloc(sizeof(float) * t * ld), *out = malloc(sizeof(float) * t * h);
-    float *scratch = malloc(sizeof(float) * ((size_t)d * t + (size_t)(t > 8 ? t : 8) * t));
+#if EMBK_HAS_ATTENTION
+    float *scratch = malloc(sizeof(float) * embk_attention_scratch(t, d));
+#else
+    float *scratch = malloc(sizeof(float) * ((size_t)d * t + (size_t)t * t));
+#endif
     for (int i = 0; i < t * ld; i++) qkv[i] = frand(-3, 3);
     const double us = BEST(reps, head(t, d, 1 / sqrtf((float)d), qkv, qkv + h, qkv + 2 * h, ld, out, h, scratch));
     printf("attention t=%d d=%d (one head)  %8.2f us\n", t, d, us);
