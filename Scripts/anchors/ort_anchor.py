@@ -7,7 +7,8 @@ Needs: pip install onnxruntime tokenizers numpy
   ort_anchor.py embed    MODEL_DIR TEXTS.jsonl > OUT.jsonl          # {"input_ids", "embedding"} per line
   ort_anchor.py compare  REFERENCE.jsonl CANDIDATE.jsonl            # token ids exact? cosine min/p1/mean
                                                                     # (vectors as numbers or embedding_base64)
-MODEL_DIR is the unpacked model folder (tokenizer.json inside). The ONNX file defaults to
+MODEL_DIR is the unpacked model folder (tokenizer.json inside, or vocab.txt for the random-weight
+folders of Scripts/make-random-bert). The ONNX file defaults to
 models/ort-anchor/model.int8.onnx, which Scripts/build-ort-anchor makes; set ORT_MODEL to use another.
 Origin: the team's anchor tool (tools/ort_anchor.py of our reference kit), copied here so a clone
 reproduces every figure on its own; only the default ONNX path changed.
@@ -22,12 +23,29 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 ONNX = os.environ.get("ORT_MODEL", os.path.join(ROOT, "models", "ort-anchor", "model.int8.onnx"))
 
 
+def tokenizer(model_dir):
+    """tokenizer.json when the folder has one, else a WordPiece tokenizer over its vocab.txt (the
+    random-weight folders Scripts/make-random-bert writes), truncated at the folder's max_seq_length."""
+    from tokenizers import BertWordPieceTokenizer, Tokenizer
+    path = os.path.join(model_dir, "tokenizer.json")
+    if os.path.exists(path):
+        tok = Tokenizer.from_file(path)
+    else:
+        settings = {}
+        if os.path.exists(os.path.join(model_dir, "tokenizer_config.json")):
+            settings = json.load(open(os.path.join(model_dir, "tokenizer_config.json")))
+        tok = BertWordPieceTokenizer(os.path.join(model_dir, "vocab.txt"), lowercase=settings.get("do_lower_case", True))
+    limit = 256
+    if os.path.exists(os.path.join(model_dir, "sentence_bert_config.json")):
+        limit = json.load(open(os.path.join(model_dir, "sentence_bert_config.json"))).get("max_seq_length", limit)
+    tok.no_padding()
+    tok.enable_truncation(limit)
+    return tok
+
+
 def load(model_dir):
     import onnxruntime as ort
-    from tokenizers import Tokenizer
-    tok = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
-    tok.no_padding()
-    tok.enable_truncation(256)
+    tok = tokenizer(model_dir)
     so = ort.SessionOptions()
     so.intra_op_num_threads = 2
     so.inter_op_num_threads = 1

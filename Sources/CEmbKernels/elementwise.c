@@ -90,7 +90,7 @@ static void add_layernorm_portable(const float *a, const float *b, float *out, i
 }
 
 EMBK_CLONES
-static void softmax_rows_portable(float *x, int m, int n, int ld) {
+void embk_softmax_rows_portable(float *x, int m, int n, int ld) {
     for (int r = 0; r < m; r++) {
         float *row = x + (size_t)r * ld;
         float max = row[0];
@@ -123,5 +123,5 @@ void embk_softmax_rows(float *x, int m, int n, int ld) {
 #if defined(__x86_64__)
     if (embk_best_path() == EMBK_PATH_AVX512VNNI) return embk_softmax_rows_avx512(x, m, n, ld);
 #endif
-    softmax_rows_portable(x, m, n, ld);
+    embk_softmax_rows_portable(x, m, n, ld);
 }

@@ -57,6 +57,12 @@ void embk_sums_scalar(int m, const uint8_t *a, int lda, const embk_packed_header
 void embk_sums_avx2(int m, const uint8_t *a, int lda, const embk_packed_header *h, int32_t *s);
 void embk_sums_avx512(int m, const uint8_t *a, int lda, const embk_packed_header *h, int32_t *s);
 
+// The portable copies (target_clones), for embk_attention's portable path.
+void embk_sgemm_nn_portable(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                            float *c, int ldc, int accumulate);
+void embk_softmax_rows_portable(float *x, int m, int n, int ld);
+void embk_attention_avx512(int t, int d, float scale, const float *q, const float *k, const float *v, int ld,
+                           float *out, int ldo, float *scratch);
 void embk_sgemm_nn_avx512(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
                           float *c, int ldc, int accumulate);
 void embk_softmax_rows_avx512(float *x, int m, int n, int ld);

@@ -69,7 +69,7 @@ void embk_gemm_group_sums(embk_path path, int m, int n, int k, int group, const 
 #if defined(__x86_64__) && defined(__clang__) && !defined(EMBK_SANITIZED)
 __attribute__((target_clones("arch=x86-64-v3", "default")))
 #endif
-static void sgemm_nn_portable(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+void embk_sgemm_nn_portable(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
                             float *c, int ldc, int accumulate) {
     // Row by row, as axpys over C's row: vectorizes over j with no horizontal sums, and a C row
     // (≤ 1536 floats) stays in L1 across the k updates.
@@ -90,5 +90,5 @@ void embk_sgemm_nn(int m, int n, int k, float alpha, const float *a, int lda, co
     if (embk_best_path() == EMBK_PATH_AVX512VNNI)
         return embk_sgemm_nn_avx512(m, n, k, alpha, a, lda, b, ldb, c, ldc, accumulate);
 #endif
-    sgemm_nn_portable(m, n, k, alpha, a, lda, b, ldb, c, ldc, accumulate);
+    embk_sgemm_nn_portable(m, n, k, alpha, a, lda, b, ldb, c, ldc, accumulate);
 }

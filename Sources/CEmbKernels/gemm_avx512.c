@@ -8,8 +8,11 @@
 // At the end of each quantization group the int32 sums are folded into the float accumulators:
 // t = sum − zp·colsum (exact, see embk_internal.h), acc += t · (sa·sw). Same order as the scalar twin,
 // so the outputs are bit-identical to it.
-// Blocking: rows in blocks of 96 (their activations, ≤ 96 × 1536 bytes, stay in L2) and, inside,
-// every 32-column strip of the weights (≤ 48 KiB for k = 1536) is reused by all row tiles of the block.
+// Blocking: rows in blocks of 96 (a block's activations, 36 KiB for k = 384, stay close: in L1 for
+// MiniLM's k = 384) and, inside, every 32-column strip of the weights is reused by all row tiles of
+// the block. The whole weight matrix is read once per block, which is cheap while it stays in L2;
+// a matrix larger than 1 MiB (a 768-wide model's QKV and FFN, 1.8-2.4 MB) gets blocks whose
+// activations fill 512 KiB instead (170 rows for k = 3072), so it comes from L3 a third as often.
 #include "embk_internal.h"
 
 #if defined(__x86_64__)
@@ -17,7 +20,7 @@
 #include <string.h>
 
 #define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
-enum { MR = 6, MB = 96 };
+enum { MR = 6, MB = 96, L2_WEIGHTS = 1 << 20, BLOCK_BYTES = 512 * 1024 };
 
 static inline __attribute__((always_inline)) T512 void tile(const int R, const int NP, const uint8_t *a, int lda,
                                                             const float *sa, const int32_t *zp,
@@ -91,8 +94,13 @@ T512 void embk_gemm_avx512(int m, int k, const uint8_t *a, int lda, const float 
                            const embk_packed_header *h, const float *bias, float *c, int ldc, int n_begin, int n_end) {
     (void)k;
     const int ng = h->ngroups;
-    for (int i0 = 0; i0 < m; i0 += MB) {
-        const int i1 = i0 + MB < m ? i0 + MB : m;
+    int mb = MB;
+    if ((size_t)h->npanels * EMBK_PANEL * 4 * h->k4 > L2_WEIGHTS) {
+        const int big = BLOCK_BYTES / (4 * h->k4) / MR * MR;
+        mb = big > MB ? big : MB;
+    }
+    for (int i0 = 0; i0 < m; i0 += mb) {
+        const int i1 = i0 + mb < m ? i0 + mb : m;
         for (int j = n_begin; j < n_end; j += 2 * EMBK_PANEL) {
             const int ncols = n_end - j < 2 * EMBK_PANEL ? n_end - j : 2 * EMBK_PANEL;
             const tile_fn *row = tiles[ncols > EMBK_PANEL ? 1 : 0];

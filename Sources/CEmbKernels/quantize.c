@@ -55,43 +55,54 @@ __attribute__((target("avx2,fma"))) static void quantize_avx2(const float *x, in
 #define T512Q __attribute__((target("avx512f,avx512bw,avx512vl")))
 
 // The body with explicit vectors: the compiler leaves the min/max reductions of quantize_body scalar.
-// Same operations per element (min/max are exact; mul, round-to-even, add, clamp), so same bytes.
+// Same operations per element, so same bytes: min/max are exact, and rint(x·inv) + zp is an exact
+// integer below 2^24, so converting first (round to nearest even, as rintf) and adding and clamping
+// in int32 gives what the float formula gives. Each row runs in two phases over chunks of groups:
+// first every group's range, then scales and bytes. One group at a time made each group a chain of
+// dependent latencies (reduce, divide, round) that stalled the bytes behind it; this is 1.5-1.8x
+// faster (m = 115, k = 1536).
+enum { QCHUNK = 32 };
 static T512Q void quantize_avx512(const float *x, int m, int k, int ldx, int group, uint8_t *q, int ldq, float *a_scale,
                                   int32_t *a_zp) {
     const int ngroups = embk_ngroups(k, group);
+    float lo[QCHUNK], hi[QCHUNK];
     for (int r = 0; r < m; r++) {
         const float *xr = x + (size_t)r * ldx;
         uint8_t *qr = q + (size_t)r * ldq;
-        for (int g = 0; g < ngroups; g++) {
-            const int k0 = g * group, k1 = k0 + group < k ? k0 + group : k;
-            __m512 vlo = _mm512_setzero_ps(), vhi = _mm512_setzero_ps();
-            for (int p = k0; p < k1; p += 16) {
-                const __mmask16 mk = (__mmask16)(k1 - p >= 16 ? 0xFFFF : (1u << (k1 - p)) - 1u);
-                const __m512 v = _mm512_maskz_loadu_ps(mk, xr + p);
-                vlo = _mm512_min_ps(vlo, v);
-                vhi = _mm512_max_ps(vhi, v);
+        for (int g0 = 0; g0 < ngroups; g0 += QCHUNK) {
+            const int g1 = g0 + QCHUNK < ngroups ? g0 + QCHUNK : ngroups;
+            for (int g = g0; g < g1; g++) {
+                const int k0 = g * group, k1 = k0 + group < k ? k0 + group : k;
+                __m512 vlo = _mm512_setzero_ps(), vhi = _mm512_setzero_ps();
+                for (int p = k0; p < k1; p += 16) {
+                    const __mmask16 mk = (__mmask16)(k1 - p >= 16 ? 0xFFFF : (1u << (k1 - p)) - 1u);
+                    const __m512 v = _mm512_maskz_loadu_ps(mk, xr + p);
+                    vlo = _mm512_min_ps(vlo, v);
+                    vhi = _mm512_max_ps(vhi, v);
+                }
+                lo[g - g0] = _mm512_reduce_min_ps(vlo);
+                hi[g - g0] = _mm512_reduce_max_ps(vhi);
             }
-            const float lo = _mm512_reduce_min_ps(vlo), hi = _mm512_reduce_max_ps(vhi);
-            const float range = hi - lo;
-            if (range == 0.0f) {
-                a_scale[(size_t)r * ngroups + g] = 0.0f;
-                a_zp[(size_t)r * ngroups + g] = 0;
-                for (int p = k0; p < k1; p++) qr[p] = 0;
-                continue;
-            }
-            const float inv = 255.0f / range;
-            float zp = rintf(-lo * inv);
-            zp = zp < 0.0f ? 0.0f : (zp > 255.0f ? 255.0f : zp);
-            a_scale[(size_t)r * ngroups + g] = range / 255.0f;
-            a_zp[(size_t)r * ngroups + g] = (int32_t)zp;
-            const __m512 vinv = _mm512_set1_ps(inv), vzp = _mm512_set1_ps(zp);
-            const __m512 vmin = _mm512_setzero_ps(), vmax = _mm512_set1_ps(255.0f);
-            for (int p = k0; p < k1; p += 16) {
-                const __mmask16 mk = (__mmask16)(k1 - p >= 16 ? 0xFFFF : (1u << (k1 - p)) - 1u);
-                __m512 u = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(mk, xr + p), vinv),
-                                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-                u = _mm512_min_ps(vmax, _mm512_max_ps(vmin, _mm512_add_ps(u, vzp)));
-                _mm512_mask_cvtusepi32_storeu_epi8(qr + p, mk, _mm512_cvttps_epu32(u));
+            for (int g = g0; g < g1; g++) {
+                const int k0 = g * group, k1 = k0 + group < k ? k0 + group : k;
+                const float range = hi[g - g0] - lo[g - g0];
+                // An all-zero group: inv = zp = 0 writes u = 0 and scale 0, as quantize_body does.
+                float inv = 0.0f, zp = 0.0f;
+                if (range != 0.0f) {
+                    inv = 255.0f / range;
+                    zp = rintf(-lo[g - g0] * inv);
+                    zp = zp < 0.0f ? 0.0f : (zp > 255.0f ? 255.0f : zp);
+                }
+                a_scale[(size_t)r * ngroups + g] = range / 255.0f;
+                a_zp[(size_t)r * ngroups + g] = (int32_t)zp;
+                const __m512 vinv = _mm512_set1_ps(inv);
+                const __m512i vzp = _mm512_set1_epi32((int32_t)zp), vzero = _mm512_setzero_si512();
+                for (int p = k0; p < k1; p += 16) {
+                    const __mmask16 mk = (__mmask16)(k1 - p >= 16 ? 0xFFFF : (1u << (k1 - p)) - 1u);
+                    const __m512i u = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(mk, xr + p), vinv));
+                    // max with 0 here, min with 255 by the saturating narrow store
+                    _mm512_mask_cvtusepi32_storeu_epi8(qr + p, mk, _mm512_max_epi32(vzero, _mm512_add_epi32(u, vzp)));
+                }
             }
         }
         for (int p = k; p < ldq; p++) qr[p] = 0;

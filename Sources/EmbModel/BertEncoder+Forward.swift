@@ -23,29 +23,73 @@ extension BertEncoder {
         for (ids, offset) in zip(batch, offsets) {
             self.embeddings.embed(ids, into: hidden + offset * h, epsilon: eps)
         }
-        for layer in self.layers {
-            layer.qkv.forward(hidden, rows: rows, ldx: h, into: qkv, ldy: 3 * h, workspace: ws, runner: runner)
-            self.attention(qkv, lengths: batch.map(\.count), offsets: offsets, into: context, workspace: ws, runner: runner)
-            layer.attentionOutput.forward(context, rows: rows, ldx: h, into: sublayer, ldy: h, workspace: ws, runner: runner)
-            runner.forRanges(rows) { r in
-                let at = r.lowerBound * h
-                embk_add_layernorm(sublayer + at, hidden + at, hidden + at, Int32(r.count), Int32(h),
-                                   layer.attentionNorm.gamma, layer.attentionNorm.beta, eps)
+        if runner.threads > 1 && rows >= Self.rowSplitMinimum {
+            ws.reserveParts(rows: rows, widestInput: max(h, ffn), group: Int8Scheme.group)
+            let parts = runner.threads
+            let rowsOf = { (part: Int) in rows * part / parts..<rows * (part + 1) / parts }
+            runner.run { part in self.layers[0].qkv.forward(hidden, part: rowsOf(part), ldx: h, into: qkv, ldy: 3 * h, workspace: ws) }
+            for (l, layer) in self.layers.enumerated() {
+                self.attention(qkv, lengths: batch.map(\.count), offsets: offsets, into: context, workspace: ws, runner: runner)
+                runner.run { part in
+                    let r = rowsOf(part)
+                    self.rowLocalSteps(layer, rows: r, hidden: hidden, context: context, sublayer: sublayer,
+                                       intermediate: intermediate, workspace: ws)
+                    if l + 1 < self.layers.count {
+                        self.layers[l + 1].qkv.forward(hidden, part: r, ldx: h, into: qkv, ldy: 3 * h, workspace: ws)
+                    }
+                }
             }
-            layer.intermediate.forward(hidden, rows: rows, ldx: h, into: intermediate, ldy: ffn, workspace: ws, runner: runner)
-            runner.forRanges(rows) { r in embk_gelu(intermediate + r.lowerBound * ffn, r.count * ffn) }
-            layer.output.forward(intermediate, rows: rows, ldx: ffn, into: sublayer, ldy: h, workspace: ws, runner: runner)
-            runner.forRanges(rows) { r in
-                let at = r.lowerBound * h
-                embk_add_layernorm(sublayer + at, hidden + at, hidden + at, Int32(r.count), Int32(h),
-                                   layer.outputNorm.gamma, layer.outputNorm.beta, eps)
+        } else {
+            for layer in self.layers {
+                layer.qkv.forward(hidden, rows: rows, ldx: h, into: qkv, ldy: 3 * h, workspace: ws, runner: runner)
+                self.attention(qkv, lengths: batch.map(\.count), offsets: offsets, into: context, workspace: ws, runner: runner)
+                layer.attentionOutput.forward(context, rows: rows, ldx: h, into: sublayer, ldy: h, workspace: ws, runner: runner)
+                runner.forRanges(rows) { r in
+                    let at = r.lowerBound * h
+                    embk_add_layernorm(sublayer + at, hidden + at, hidden + at, Int32(r.count), Int32(h),
+                                       layer.attentionNorm.gamma, layer.attentionNorm.beta, eps)
+                }
+                layer.intermediate.forward(hidden, rows: rows, ldx: h, into: intermediate, ldy: ffn, workspace: ws, runner: runner)
+                runner.forRanges(rows) { r in embk_gelu(intermediate + r.lowerBound * ffn, r.count * ffn) }
+                layer.output.forward(intermediate, rows: rows, ldx: ffn, into: sublayer, ldy: h, workspace: ws, runner: runner)
+                runner.forRanges(rows) { r in
+                    let at = r.lowerBound * h
+                    embk_add_layernorm(sublayer + at, hidden + at, hidden + at, Int32(r.count), Int32(h),
+                                       layer.outputNorm.gamma, layer.outputNorm.beta, eps)
+                }
             }
         }
         return zip(batch, offsets).map { ids, offset in self.config.pooling.pool(hidden + offset * h, count: ids.count, width: h) }
     }
 
-    /// Self-attention for every text and head: softmax(Q·Kᵀ/√d)·V, written per head into `context`.
-    /// Work items are (text, head) pairs, dealt to the threads in turn.
+    /// Token rows from which a pass splits rows, not columns, over the threads. Every step but
+    /// attention is row-local, so with rows split a thread runs a layer's attention output, LayerNorm,
+    /// FFN, LayerNorm and the next layer's QKV on its own rows with no hand-off: 2 steps a layer
+    /// instead of 12, and the rows stay in the thread's cache. The price is that each thread reads
+    /// all of a layer's weights instead of half; at a few rows that reading is most of the work, so
+    /// short passes keep splitting columns.
+    static let rowSplitMinimum = 64
+
+    /// A layer after attention, on the rows `r` only (rows of every buffer, as in `forward`).
+    private func rowLocalSteps(_ layer: TransformerLayer, rows r: Range<Int>, hidden: UnsafeMutablePointer<Float>,
+                               context: UnsafeMutablePointer<Float>, sublayer: UnsafeMutablePointer<Float>,
+                               intermediate: UnsafeMutablePointer<Float>, workspace ws: Workspace) {
+        guard !r.isEmpty else { return }
+        let (h, ffn, eps) = (self.config.hiddenSize, self.config.intermediateSize, self.config.layerNormEpsilon)
+        let at = r.lowerBound * h
+        layer.attentionOutput.forward(context, part: r, ldx: h, into: sublayer, ldy: h, workspace: ws)
+        embk_add_layernorm(sublayer + at, hidden + at, hidden + at, Int32(r.count), Int32(h),
+                           layer.attentionNorm.gamma, layer.attentionNorm.beta, eps)
+        layer.intermediate.forward(hidden, part: r, ldx: h, into: intermediate, ldy: ffn, workspace: ws)
+        embk_gelu(intermediate + r.lowerBound * ffn, r.count * ffn)
+        layer.output.forward(intermediate, part: r, ldx: ffn, into: sublayer, ldy: h, workspace: ws)
+        embk_add_layernorm(sublayer + at, hidden + at, hidden + at, Int32(r.count), Int32(h),
+                           layer.outputNorm.gamma, layer.outputNorm.beta, eps)
+    }
+
+    /// Self-attention for every text and head: softmax(Q·Kᵀ/√d)·V, written per head into `context`
+    /// (embk_attention: one fused kernel per head). Work items are (text, head) pairs, dealt to the
+    /// threads in turn.
     private func attention(_ qkv: UnsafeMutablePointer<Float>, lengths: [Int], offsets: [Int],
                            into context: UnsafeMutablePointer<Float>, workspace ws: Workspace, runner: ParallelRunner) {
         let h = self.config.hiddenSize
@@ -53,25 +97,19 @@ extension BertEncoder {
         let heads = self.config.headCount
         let maxLength = lengths.max() ?? 0
         let scratch = ws.attentionScratch(threads: runner.threads).map {
-            ($0.scores.reserve(maxLength * maxLength), $0.keys.reserve(d * maxLength))
+            $0.reserve(embk_attention_scratch(Int32(maxLength), Int32(d)))
         }
         let scale = 1 / Float(d).squareRoot()
         let items = lengths.count * heads
+        let path = embk_best_path()  // the float kernels' path, as embk_sgemm_nn and the others pick it
         runner.run { part in
-            let (scores, keys) = scratch[part]
             var item = part
             while item < items {
                 let (text, head) = item.quotientAndRemainder(dividingBy: heads)
-                let t = lengths[text]
                 let rows = qkv + offsets[text] * 3 * h
-                let q = rows + head * d  // (t, d), stride 3h
-                let k = rows + h + head * d
-                let v = rows + 2 * h + head * d
-                embk_transpose(k, Int32(t), Int32(d), Int32(3 * h), keys, Int32(t))  // Kᵀ: (d, t)
-                embk_sgemm_nn(Int32(t), Int32(t), Int32(d), scale, q, Int32(3 * h), keys, Int32(t), scores, Int32(t), 0)
-                embk_softmax_rows(scores, Int32(t), Int32(t), Int32(t))
-                embk_sgemm_nn(Int32(t), Int32(d), Int32(t), 1, scores, Int32(t), v, Int32(3 * h),
-                              context + offsets[text] * h + head * d, Int32(h), 0)
+                embk_attention(path, Int32(lengths[text]), Int32(d), scale, rows + head * d, rows + h + head * d,
+                               rows + 2 * h + head * d, Int32(3 * h), context + offsets[text] * h + head * d, Int32(h),
+                               scratch[part])
                 item += runner.threads
             }
         }

@@ -12,6 +12,10 @@ protocol LinearLayer: Sendable {
     /// y (rows, ldy) = x (rows, ldx) · Wᵀ + b.
     func forward(_ x: UnsafePointer<Float>, rows: Int, ldx: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
                  workspace: Workspace, runner: ParallelRunner)
+    /// The same for the rows `part` only, on the calling thread (rows of x and y are indexed from 0,
+    /// as above). Threads may run disjoint parts at once: each touches only its rows of the workspace.
+    func forward(_ x: UnsafePointer<Float>, part: Range<Int>, ldx: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
+                 workspace: Workspace)
 }
 
 /// The quantization scheme of the int8 path. Part of the model fingerprint: changing it changes keys.
@@ -54,24 +58,56 @@ final class Int8Linear: LinearLayer, @unchecked Sendable {
 
     func forward(_ x: UnsafePointer<Float>, rows: Int, ldx: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
                  workspace: Workspace, runner: ParallelRunner) {
-        let groups = (self.inputs + Int8Scheme.group - 1) / Int8Scheme.group
-        let ldq = (self.inputs + 3) / 4 * 4
-        let q = workspace.quantized.reserve(rows * ldq)
-        let scales = workspace.scales.reserve(rows * groups)
-        let zeroPoints = workspace.zeroPoints.reserve(rows * groups)
-        let (path, inputs, group) = (self.path, Int32(self.inputs), Int32(Int8Scheme.group))
-        runner.forRanges(rows) { r in
-            embk_quantize_rows(path, x + r.lowerBound * ldx, Int32(r.count), inputs, Int32(ldx), group,
-                               q + r.lowerBound * ldq, Int32(ldq), scales + r.lowerBound * groups, zeroPoints + r.lowerBound * groups)
-        }
+        let (q, scales, zeroPoints, ldq) = self.quantizationBuffers(rows: rows, workspace: workspace)
+        runner.forRanges(rows) { r in self.quantize(x, rows: r, ldx: ldx, q, ldq, scales, zeroPoints) }
         // Columns split in whole panels: each thread reads all activations and its half of the weights.
         let panels = (self.outputs + Int(EMBK_PANEL) - 1) / Int(EMBK_PANEL)
+        runner.forRanges(panels) { p in
+            self.gemm(rows: 0..<rows, q, ldq, scales, zeroPoints, into: y, ldy: ldy,
+                      columns: p.lowerBound * Int(EMBK_PANEL)..<min(p.upperBound * Int(EMBK_PANEL), self.outputs))
+        }
+    }
+
+    func forward(_ x: UnsafePointer<Float>, part: Range<Int>, ldx: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
+                 workspace: Workspace) {
+        guard !part.isEmpty else { return }
+        // Each part quantizes into its own region of the shared buffers, at the widest layer's row
+        // stride: another thread may be at another layer (another width) at the same time.
+        let ldq = (self.inputs + 3) / 4 * 4
+        let stride = workspace.partStride
+        precondition(stride.bytes >= ldq && stride.groups >= self.groups, "Workspace.partStride not set for this layer")
+        let q = workspace.quantized.pointer + part.lowerBound * stride.bytes
+        let scales = workspace.scales.pointer + part.lowerBound * stride.groups
+        let zeroPoints = workspace.zeroPoints.pointer + part.lowerBound * stride.groups
+        let local = 0..<part.count
+        self.quantize(x + part.lowerBound * ldx, rows: local, ldx: ldx, q, ldq, scales, zeroPoints)
+        self.gemm(rows: local, q, ldq, scales, zeroPoints, into: y + part.lowerBound * ldy, ldy: ldy, columns: 0..<self.outputs)
+    }
+
+    private var groups: Int { (self.inputs + Int8Scheme.group - 1) / Int8Scheme.group }
+
+    /// The workspace's quantized-activation buffers for `rows` rows.
+    private func quantizationBuffers(rows: Int, workspace: Workspace)
+        -> (UnsafeMutablePointer<UInt8>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Int32>, Int) {
+        let ldq = (self.inputs + 3) / 4 * 4
+        return (workspace.quantized.reserve(rows * ldq), workspace.scales.reserve(rows * self.groups),
+                workspace.zeroPoints.reserve(rows * self.groups), ldq)
+    }
+
+    private func quantize(_ x: UnsafePointer<Float>, rows r: Range<Int>, ldx: Int, _ q: UnsafeMutablePointer<UInt8>, _ ldq: Int,
+                          _ scales: UnsafeMutablePointer<Float>, _ zeroPoints: UnsafeMutablePointer<Int32>) {
+        let groups = self.groups
+        embk_quantize_rows(self.path, x + r.lowerBound * ldx, Int32(r.count), Int32(self.inputs), Int32(ldx), Int32(Int8Scheme.group),
+                           q + r.lowerBound * ldq, Int32(ldq), scales + r.lowerBound * groups, zeroPoints + r.lowerBound * groups)
+    }
+
+    private func gemm(rows r: Range<Int>, _ q: UnsafeMutablePointer<UInt8>, _ ldq: Int, _ scales: UnsafeMutablePointer<Float>,
+                      _ zeroPoints: UnsafeMutablePointer<Int32>, into y: UnsafeMutablePointer<Float>, ldy: Int, columns: Range<Int>) {
+        let groups = self.groups
         self.bias.withUnsafeBufferPointer { bias in
-            runner.forRanges(panels) { p in
-                embk_gemm(path, Int32(rows), Int32(self.outputs), inputs, group, q, Int32(ldq), scales, zeroPoints,
-                          self.packed, bias.baseAddress, y, Int32(ldy),
-                          Int32(p.lowerBound * Int(EMBK_PANEL)), Int32(min(p.upperBound * Int(EMBK_PANEL), self.outputs)))
-            }
+            embk_gemm(self.path, Int32(r.count), Int32(self.outputs), Int32(self.inputs), Int32(Int8Scheme.group),
+                      q + r.lowerBound * ldq, Int32(ldq), scales + r.lowerBound * groups, zeroPoints + r.lowerBound * groups,
+                      self.packed, bias.baseAddress, y + r.lowerBound * ldy, Int32(ldy), Int32(columns.lowerBound), Int32(columns.upperBound))
         }
     }
 }
@@ -97,13 +133,17 @@ final class Float32Linear: LinearLayer, @unchecked Sendable {
 
     func forward(_ x: UnsafePointer<Float>, rows: Int, ldx: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
                  workspace: Workspace, runner: ParallelRunner) {
-        runner.forRanges(rows) { r in
-            let out = y + r.lowerBound * ldy
-            for i in 0..<r.count {
-                for o in 0..<self.outputs { out[i * ldy + o] = self.bias[o] }
-            }
-            embk_sgemm_nn(Int32(r.count), Int32(self.outputs), Int32(self.inputs), 1, x + r.lowerBound * ldx, Int32(ldx),
-                          self.transposed, Int32(self.outputs), out, Int32(ldy), 1)
+        runner.forRanges(rows) { r in self.forward(x, part: r, ldx: ldx, into: y, ldy: ldy, workspace: workspace) }
+    }
+
+    func forward(_ x: UnsafePointer<Float>, part r: Range<Int>, ldx: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
+                 workspace: Workspace) {
+        guard !r.isEmpty else { return }
+        let out = y + r.lowerBound * ldy
+        for i in 0..<r.count {
+            for o in 0..<self.outputs { out[i * ldy + o] = self.bias[o] }
         }
+        embk_sgemm_nn(Int32(r.count), Int32(self.outputs), Int32(self.inputs), 1, x + r.lowerBound * ldx, Int32(ldx),
+                      self.transposed, Int32(self.outputs), out, Int32(ldy), 1)
     }
 }

@@ -37,11 +37,23 @@ final class Workspace {
     let quantized = ScratchBuffer<UInt8>()  // (rows, ffn)     activations as uint8
     let scales = ScratchBuffer<Float>()  // (rows, ffn / group)
     let zeroPoints = ScratchBuffer<Int32>()  // (rows, ffn / group)
-    /// Per thread: attention scores (maxTokens²) and a transposed key block (headSize · maxTokens).
-    var attention: [(scores: ScratchBuffer<Float>, keys: ScratchBuffer<Float>)] = []
+    /// Row strides (bytes, groups) of `quantized` and `scales`/`zeroPoints` when threads quantize
+    /// disjoint row parts at once (LinearLayer.forward(part:)): the widest layer's, set and reserved
+    /// for the whole batch by `reserveParts` before the threads start, so no part grows a buffer.
+    private(set) var partStride = (bytes: 0, groups: 0)
 
-    func attentionScratch(threads: Int) -> [(scores: ScratchBuffer<Float>, keys: ScratchBuffer<Float>)] {
-        while self.attention.count < threads { self.attention.append((ScratchBuffer(), ScratchBuffer())) }
+    func reserveParts(rows: Int, widestInput: Int, group: Int) {
+        self.partStride = ((widestInput + 3) / 4 * 4, (widestInput + group - 1) / group)
+        _ = self.quantized.reserve(rows * self.partStride.bytes)
+        _ = self.scales.reserve(rows * self.partStride.groups)
+        _ = self.zeroPoints.reserve(rows * self.partStride.groups)
+    }
+
+    /// Per thread: embk_attention's scratch (a transposed key block and scores).
+    var attention: [ScratchBuffer<Float>] = []
+
+    func attentionScratch(threads: Int) -> [ScratchBuffer<Float>] {
+        while self.attention.count < threads { self.attention.append(ScratchBuffer()) }
         return self.attention
     }
 }

@@ -42,7 +42,15 @@ import Testing
         for trial in 0..<200 {
             var (m, n, k) = (Int.random(in: 1...37, using: &rng), Int.random(in: 1...70, using: &rng), Int.random(in: 1...100, using: &rng))
             var group = [4, 8, 64][Int.random(in: 0..<3, using: &rng)]
-            if trial % 40 == 0 { (m, n, k, group) = (13, 384, 1536, 64) }
+            // The shapes of the BERT family's layers: hidden 384 and 768, FFN 1536 and 3072, fused QKV.
+            switch trial {
+            case 0: (m, n, k, group) = (13, 384, 1536, 64)
+            case 40: (m, n, k, group) = (7, 2304, 768, 64)
+            case 80: (m, n, k, group) = (13, 768, 3072, 64)
+            case 120: (m, n, k, group) = (37, 3072, 768, 64)
+            case 160: (m, n, k, group) = (115, 1152, 384, 64)
+            default: break
+            }
             let w = Packed(weights: (0..<n * k).map { _ in Float.random(in: -1...1, using: &rng) }, n: n, k: k, group: group)
             defer { w.free() }
             let x = (0..<m * k).map { _ in Float.random(in: -3...3, using: &rng) }
@@ -158,6 +166,51 @@ import Testing
                     for p in 0..<k { r += 0.5 * Double(a[i * k + p]) * Double(b[p * n + j]) }
                     #expect(abs(r - Double(c[i * n + j])) <= 1e-4 * Double(k), "(\(m),\(n),\(k)) [\(i),\(j)]")
                 }
+            }
+        }
+    }
+
+    /// The fused AVX-512 attention kernel gives the bits of the steps it replaces (transpose, float
+    /// GEMM, softmax, float GEMM, each on its AVX-512 path), and every path approximates a double loop.
+    @Test func attentionMatchesItsStepsAndADoubleLoop() {
+        var rng = SplitMix64(seed: 11)
+        // (tokens, head size, heads): MiniLM's 32-wide heads, BERT-base's 64, odd sizes, 1 and 512 tokens
+        for (t, d, heads) in [(1, 32, 2), (5, 32, 3), (13, 32, 12), (115, 32, 2), (9, 64, 2), (115, 64, 2), (512, 64, 1), (33, 48, 2), (17, 8, 3)] {
+            let h = d * heads, ld = 3 * h
+            let qkv = (0..<t * ld).map { _ in Float.random(in: -3...3, using: &rng) }
+            let scale = 1 / Float(d).squareRoot()
+            for head in [0, heads - 1] {
+                let (q, k, v) = (head * d, h + head * d, 2 * h + head * d)
+                var expected = [Double](repeating: 0, count: t * d)
+                for i in 0..<t {
+                    var p = (0..<t).map { j in (0..<d).reduce(0.0) { $0 + Double(qkv[i * ld + q + $1]) * Double(qkv[j * ld + k + $1]) } * Double(scale) }
+                    let mx = p.max()!
+                    p = p.map { Foundation.exp($0 - mx) }
+                    let sum = p.reduce(0, +)
+                    for c in 0..<d { expected[i * d + c] = (0..<t).reduce(0.0) { $0 + p[$1] / sum * Double(qkv[$1 * ld + v + c]) } }
+                }
+                var scratch = [Float](repeating: .nan, count: embk_attention_scratch(Int32(t), Int32(d)))
+                for path in [EMBK_PATH_SCALAR, embk_best_path()] {
+                    var out = [Float](repeating: .nan, count: t * h)
+                    qkv.withUnsafeBufferPointer { b in
+                        let base = b.baseAddress!
+                        embk_attention(path, Int32(t), Int32(d), scale, base + q, base + k, base + v, Int32(ld), &out[head * d], Int32(h), &scratch)
+                    }
+                    let worst = (0..<t * d).map { abs(Double(out[($0 / d) * h + head * d + $0 % d]) - expected[$0]) }.max()!
+                    #expect(worst <= 1e-5, "t\(t) d\(d) head \(head) \(String(cString: embk_path_name(path))): \(worst)")
+                }
+                guard embk_best_path() == EMBK_PATH_AVX512VNNI else { continue }
+                var kt = [Float](repeating: 0, count: d * t), scores = [Float](repeating: 0, count: t * t)
+                var steps = [Float](repeating: .nan, count: t * d), fused = [Float](repeating: .nan, count: t * d)
+                qkv.withUnsafeBufferPointer { b in
+                    let base = b.baseAddress!
+                    embk_transpose(base + k, Int32(t), Int32(d), Int32(ld), &kt, Int32(t))
+                    embk_sgemm_nn(Int32(t), Int32(t), Int32(d), scale, base + q, Int32(ld), kt, Int32(t), &scores, Int32(t), 0)
+                    embk_softmax_rows(&scores, Int32(t), Int32(t), Int32(t))
+                    embk_sgemm_nn(Int32(t), Int32(d), Int32(t), 1, scores, Int32(t), base + v, Int32(ld), &steps, Int32(d), 0)
+                    embk_attention(EMBK_PATH_AVX512VNNI, Int32(t), Int32(d), scale, base + q, base + k, base + v, Int32(ld), &fused, Int32(d), &scratch)
+                }
+                #expect(fused == steps, "t\(t) d\(d): the fused kernel's bits differ from its steps'")
             }
         }
     }

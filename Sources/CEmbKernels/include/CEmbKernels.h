@@ -53,4 +53,20 @@ void embk_gemm_group_sums(embk_path path, int m, int n, int k, int group, const 
 void embk_sgemm_nn(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
                    float *c, int ldc, int accumulate);
 
+/// A spin-wait hint (x86 `pause`): the encoder's thread pool calls it in its waiting loops, so a
+/// waiting thread yields the core's resources and the memory bus instead of hammering a cache line.
+static inline void embk_spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/// Floats of scratch embk_attention needs for t tokens and heads of d.
+size_t embk_attention_scratch(int t, int d);
+/// One head of self-attention for one text: out (t, d; row stride ldo) = softmax(scale·Q·Kᵀ)·V, where
+/// q, k, v are (t, d) with row stride ld (columns of the fused QKV rows). `path` EMBK_PATH_AVX512VNNI
+/// runs the fused AVX-512 kernel, any other the portable steps. scratch: embk_attention_scratch floats.
+void embk_attention(embk_path path, int t, int d, float scale, const float *q, const float *k, const float *v, int ld,
+                    float *out, int ldo, float *scratch);
+
 #endif
