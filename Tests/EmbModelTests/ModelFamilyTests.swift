@@ -1,5 +1,5 @@
 // The encoder on BERT shapes other than all-MiniLM-L6-v2: random-weight models made by
-// Scripts/make-random-bert (Tests/Fixtures/models/, see its README) with their sentence-transformers
+// Scripts/make-random-bert (Tests/Fixtures/random-bert/, see its README) with their sentence-transformers
 // fp32 reference. Hidden 64/96/128 (96 is not a multiple of the 64-wide quantization group), 1–2
 // layers, head widths 16/32/64, cls/mean/max pooling, with and without normalization, F32 and F16
 // weights, a "bert."-prefixed checkpoint, sequences up to 512 tokens; and the 768-wide 12-layer shape
@@ -9,7 +9,7 @@ import Foundation
 import Testing
 
 enum FamilyData {
-    static let fixtures = TestData.root + "/Tests/Fixtures/models"
+    static let fixtures = TestData.root + "/Tests/Fixtures/random-bert"
     static let tiny = ["tiny-cls", "tiny-mean-raw", "tiny-max"]
     static let large = TestData.root + "/models/random-768x12"
 

@@ -70,15 +70,15 @@ def info_models(client):
 
 
 minilm_refs = references(os.path.join(FIXTURES, "encoder", "reference.public.jsonl"), 24)
-big_refs = references(os.path.join(FIXTURES, "models", BIG, "reference.jsonl"))
-tiny_refs = references(os.path.join(FIXTURES, "models", "tiny-mean-raw", "reference.jsonl"))
+big_refs = references(os.path.join(FIXTURES, "random-bert", BIG, "reference.jsonl"))
+tiny_refs = references(os.path.join(FIXTURES, "random-bert", "tiny-mean-raw", "reference.jsonl"))
 plain_big = {t: v for t, v in big_refs.items() if not t.startswith(("query: ", "passage: "))}
 
 cluster = os.path.join(work, "cluster.yaml")
 lines = ["cluster:", "  name: models", "models:",
          "  - name: all-MiniLM-L6-v2", f"    path: {ROOT}/models/all-MiniLM-L6-v2", "    aliases: [sentence-transformers/all-MiniLM-L6-v2]",
          f"  - name: {BIG}", f"    path: {ROOT}/models/{BIG}", '    query_prefix: "query: "', '    passage_prefix: "passage: "', "    ttl: 2h",
-         "  - name: tiny-mean-raw", f"    path: {FIXTURES}/models/tiny-mean-raw", "    l1_max_bytes: 8MiB",
+         "  - name: tiny-mean-raw", f"    path: {FIXTURES}/random-bert/tiny-mean-raw", "    l1_max_bytes: 8MiB",
          "cache:", "  l1_max_bytes: 96MiB", "  ttl: 1h", "nodes:"]
 for i in ids:
     lines += [f"  - id: {i}", f"    resp: 127.0.0.1:{ports[i][0]}", f"    http: 127.0.0.1:{ports[i][1]}", f"    redis: 127.0.0.1:{redis_port}/0"]
@@ -180,11 +180,11 @@ try:
 
     # A model list with a folder the encoder cannot serve: the node refuses to start, naming it and why.
     bad_dir = os.path.join(work, "not-bert")
-    shutil.copytree(os.path.join(FIXTURES, "models", "tiny-cls"), bad_dir)
+    shutil.copytree(os.path.join(FIXTURES, "random-bert", "tiny-cls"), bad_dir)
     cfg = json.load(open(os.path.join(bad_dir, "config.json"))); cfg["hidden_act"] = "gelu_new"
     json.dump(cfg, open(os.path.join(bad_dir, "config.json"), "w"))
     bad_cluster = os.path.join(work, "bad.yaml")
-    open(bad_cluster, "w").write(open(cluster).read().replace(f"{FIXTURES}/models/tiny-mean-raw", bad_dir))
+    open(bad_cluster, "w").write(open(cluster).read().replace(f"{FIXTURES}/random-bert/tiny-mean-raw", bad_dir))
     out = subprocess.run([BIN, "serve", "--cluster", bad_cluster, "--node", "n1"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     check("a node whose list holds an unsupported model refuses to start, naming the model and the reason",
           out.returncode != 0 and "tiny-mean-raw" in out.stderr and 'hidden_act "gelu_new"' in out.stderr, out.stderr[-300:])
