@@ -33,13 +33,12 @@ struct WarmCommand: ParsableCommand {
         // The key is computed here as the nodes do (tokenizer, truncation, fingerprint): the texts are
         // grouped by owner and deduplicated by key before anything is sent.
         let model = try ModelKeys(directory: entry.path)
-        let (config, tokenizer, fingerprint) = (model.config, model.tokenizer, model.fingerprint)
         let texts = try Self.texts(self.input)
         // Dedup by cache key: texts the model cannot tell apart are one entry.
         var seen = Set<CacheKey>()
         var work: [(text: String, key: CacheKey)] = []
         for t in texts {
-            let key = CacheKey(fingerprint: fingerprint, tokenIDs: tokenizer.encode(t, maxTokens: config.maxTokens))
+            let key = model.key(t)
             if seen.insert(key).inserted { work.append((t, key)) }
         }
         let ring = HashRing(nodes: file.nodes.map { RingNode(id: $0.id, weight: $0.weight) }, vnodes: file.vnodes)

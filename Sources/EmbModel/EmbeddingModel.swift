@@ -32,15 +32,9 @@ public final class EmbeddingModel: Sendable {
     public init(directory: String, precision: BertEncoder.Precision = .int8, threads: Int = 2) throws {
         let start = DispatchTime.now()
         self.files = try ModelFiles(directory: directory)
-        self.config = try BertConfig.load(directory: directory)
-        let settings = try TokenizerSettings.load(directory: directory)
-        self.tokenizer = try BertTokenizer(vocabularyText: settings.vocabularyText, lowercase: settings.lowercase)
-        guard self.tokenizer.vocabularySize == self.config.vocabularySize else {
-            throw ModelError(.unsupportedModel, "the vocabulary has \(self.tokenizer.vocabularySize) tokens, config.json says \(self.config.vocabularySize)")
-        }
+        let keys = try ModelKeys(directory: directory, scheme: precision == .int8 ? Int8Scheme.id : "float32:v1")
+        (self.config, self.tokenizer, self.fingerprint) = (keys.config, keys.tokenizer, keys.fingerprint)
         self.encoder = try BertEncoder(files: self.files, config: self.config, precision: precision, threads: threads)
-        let scheme = precision == .int8 ? Int8Scheme.id : "float32:v1"
-        self.fingerprint = try self.files.fingerprint(scheme: scheme)
         self.loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
     }
 

@@ -39,11 +39,15 @@ public struct ModelFiles: Sendable {
     /// The fingerprint of these files under quantization scheme `scheme` (e.g. `Int8Scheme.id`).
     /// Streams the files (about 20 ms for this model), so call it once at load.
     public func fingerprint(scheme: String) throws -> ModelFingerprint {
-        let config = try BertConfig.load(directory: self.directory)
+        try self.fingerprint(scheme: scheme, config: BertConfig.load(directory: self.directory),
+                             tokenizer: TokenizerSettings.load(directory: self.directory))
+    }
+
+    /// The fingerprint, for a caller that has already read the folder's config and tokenizer settings.
+    func fingerprint(scheme: String, config: BertConfig, tokenizer: TokenizerSettings) throws -> ModelFingerprint {
         let hasher = XXH3Hasher128()
         hasher.update("embcache-model\u{0}scheme=\(scheme)\u{0}")
         // What the files below do not say by themselves: the pooling, the sequence limit and the tokenizer.
-        let tokenizer = try TokenizerSettings.load(directory: self.directory)
         hasher.update("pooling=\(config.pooling) max_tokens=\(config.maxTokens) tokenizer=\(tokenizer.canonical)\u{0}")
         let vocabulary = FileManager.default.fileExists(atPath: self.vocabulary) ? self.vocabulary : self.tokenizerJSON
         for path in [self.weights, vocabulary, self.config] {

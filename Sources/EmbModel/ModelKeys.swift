@@ -10,13 +10,17 @@ public struct ModelKeys: Sendable {
     public let tokenizer: BertTokenizer
     public let fingerprint: ModelFingerprint
 
-    /// Reads `directory`'s config, tokenizer and fingerprint (int8 scheme, as nodes serve).
-    public init(directory: String) throws {
+    /// Reads `directory`'s config, tokenizer and fingerprint under quantization scheme `scheme` (the
+    /// int8 one, as nodes serve), each file once.
+    public init(directory: String, scheme: String = Int8Scheme.id) throws {
         let files = try ModelFiles(directory: directory)
         self.config = try BertConfig.load(directory: directory)
         let settings = try TokenizerSettings.load(directory: directory)
         self.tokenizer = try BertTokenizer(vocabularyText: settings.vocabularyText, lowercase: settings.lowercase)
-        self.fingerprint = try files.fingerprint(scheme: Int8Scheme.id)
+        guard self.tokenizer.vocabularySize == self.config.vocabularySize else {
+            throw ModelError(.unsupportedModel, "the vocabulary has \(self.tokenizer.vocabularySize) tokens, config.json says \(self.config.vocabularySize)")
+        }
+        self.fingerprint = try files.fingerprint(scheme: scheme, config: self.config, tokenizer: settings)
     }
 
     /// The cache key of `text`.

@@ -28,7 +28,7 @@ extension HTTPHandler {
         let node = selection.lane.node
         let metrics = self.server.metrics
         let utf8 = texts.map { selection.prefix + Array($0.utf8) }
-        let account = node.savings.account(selection.lane.index == 0 ? caller : caller + "@" + selection.lane.name)
+        let account = node.savings.account(selection.lane.accountName(for: caller))
         if self.serveAllHits(utf8, node: node, model: model, base64: base64, account: account, head: head, context: context) { return }
         var tally = Tally()
         tally.requests = 1

@@ -14,8 +14,8 @@ extension HTTPHandler {
                       context: ChannelHandlerContext) -> Bool {
         guard texts.count <= node.maxBatchTexts else { return false }
         let start = node.now()
-        // ~4/3 bytes of base64 or ~3 of decimal text per vector byte, plus the JSON around them.
-        var body = context.channel.allocator.buffer(capacity: 64 + texts.count * (64 + node.vectorBytes * (base64 ? 4 : 24) / 3 / (base64 ? 1 : 2)))
+        // 4/3 bytes of base64 or ~4 of decimal text (~16 a float) per vector byte, plus the JSON around them.
+        var body = context.channel.allocator.buffer(capacity: 64 + texts.count * (64 + (base64 ? node.vectorBytes * 4 / 3 : node.vectorBytes * 4)))
         body.writeEmbeddingsHeader()
         var tokens = 0
         var hot = 0

@@ -18,6 +18,12 @@ public struct ModelLane: Sendable {
     public let queryPrefix: [UInt8]?
     public let passagePrefix: [UInt8]?
 
+    /// The savings account a caller's texts of this model go to: the caller itself for the default
+    /// model, "caller@model" for the others (so each model's figures show in INFO callers and reports).
+    public func accountName(for caller: String) -> String {
+        self.index == 0 ? caller : caller + "@" + self.name
+    }
+
     public init(index: Int, name: String, aliases: [String], node: EmbeddingNode, queryPrefix: String?, passagePrefix: String?) {
         (self.index, self.name, self.aliases, self.node) = (index, name, aliases, node)
         self.queryPrefix = queryPrefix.map { Array($0.utf8) }
@@ -67,7 +73,7 @@ public struct ModelCatalog: Sendable {
 
     /// The lane named exactly `name` (peers forward under the canonical name).
     public func lane(named name: String) -> ModelLane? {
-        self.byName[name].map { self.lanes[$0] }.flatMap { $0.name == name ? $0 : nil }
+        self.lanes.first { $0.name == name }
     }
 
     /// Every name a client may use, for error messages and INFO.

@@ -111,7 +111,6 @@ public func buildNode(_ options: NodeOptions, logger: Logger) async throws -> Bu
         // (whose records are this model's width).
         var configuration = options.node
         configuration.l1MaxBytes = entry.l1MaxBytes ?? options.node.l1MaxBytes / loaded.count
-        if entry.l1MaxBytes == nil && options.node.l1MaxBytes == 0 { configuration.l1MaxBytes = 0 }
         if let ttl = entry.ttlSeconds { configuration.ttl = ttl }
         let l2 = try await connectL2(options, dimension: model.dimension, logger: logger)
         let laneRouter = router.map { LaneRouter(cluster: $0, model: index == 0 ? nil : entry.name, vectorBytes: model.vectorBytes) }

@@ -10,11 +10,8 @@ import EmbRESP
 import NIOCore
 
 extension RESPConnectionHandler {
-    /// The savings account texts are charged to: the caller, per model beyond the default
-    /// ("alpha@e5-base-v2"), so INFO callers, the report and the dashboard show each model's figures.
-    var accountName: String {
-        self.selection.lane.index == 0 ? self.caller : self.caller + "@" + self.selection.lane.name
-    }
+    /// The savings account texts are charged to (ModelLane.accountName).
+    var accountName: String { self.selection.lane.accountName(for: self.caller) }
 
     /// Makes `selection` this connection's model: later texts use its lane and prefix.
     func select(_ selection: ModelSelection) {
@@ -77,7 +74,7 @@ extension RESPConnectionHandler {
         guard let selection = self.server.models.select(name) else {
             return self.complete(sequence, Self.error("ERR \(self.server.models.unknown(name))"))
         }
-        let account = selection.lane.index == 0 ? self.account : self.node.savings.account(self.caller + "@" + selection.lane.name)
+        let account = self.node.savings.account(selection.lane.accountName(for: self.caller))
         self.runLookup([selection.prefix + Array(args[1].readableBytesView)], reply: .vector, sequence: sequence, context: context,
                        node: selection.lane.node, account: account)
     }

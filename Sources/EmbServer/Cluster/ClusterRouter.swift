@@ -1,11 +1,10 @@
-// The cluster as the node's PeerRouter: the consistent-hash ring (EmbRing) over the nodes of the
+// The cluster as the node's lanes share it (each lane's PeerRouter is a LaneRouter over it): the consistent-hash ring (EmbRing) over the nodes of the
 // cluster file, peer connections, and a health checker. Peers are PINGed every 500 ms; one is down
 // after 3 missed PINGs in a row, a refused connection, or a failed forward, and up again at its next
 // answer. The ring skips down nodes, so their keys go to the next node clockwise; a node that comes
 // back takes its keys back (its L1 was lost with it, but L2 is shared through Redis when configured so).
 import EmbCluster
 import EmbHash
-import EmbModel
 import EmbNode
 import EmbRedis
 import EmbRing
@@ -14,7 +13,7 @@ import Logging
 import NIOCore
 import Synchronization
 
-public final class ClusterRouter: PeerRouter, Sendable {
+public final class ClusterRouter: Sendable {
     public let selfID: String
     private let secret: Secret?
     private let logger: Logger
@@ -86,11 +85,7 @@ public final class ClusterRouter: PeerRouter, Sendable {
 
     func peer(_ id: String) -> PeerClient? { self.state.withLock { $0.peers[id] } }
 
-    public func fetch(_ texts: [[UInt8]], from peer: String) async throws -> [(vector: [UInt8], computed: Bool)] {
-        try await self.fetch(texts, from: peer, model: nil, vectorBytes: EmbeddingModel.defaultDimension * 4)
-    }
-
-    /// `fetch` for `model` (nil: the default, PEER.MEMBED; else PEER.MEMBED.IN model), whose vectors
+    /// The vectors of `texts` from `peer`, which serves them as their owner, for `model` (nil: the default, PEER.MEMBED; else PEER.MEMBED.IN model), whose vectors
     /// have `vectorBytes` bytes.
     func fetch(_ texts: [[UInt8]], from peer: String, model: String?, vectorBytes: Int) async throws -> [(vector: [UInt8], computed: Bool)] {
         self.state.withLock { $0.forwards += 1 }
@@ -113,10 +108,7 @@ public final class ClusterRouter: PeerRouter, Sendable {
         if wasUp { self.logger.warning("peer down after a failed forward", metadata: ["peer": "\(peer)"]) }
     }
 
-    public func locate(_ text: [UInt8], at peer: String) async throws -> String {
-        try await self.locate(text, at: peer, model: nil)
-    }
-
+    /// The tier that would serve `text` of `model` (nil: the default) on `peer`.
     func locate(_ text: [UInt8], at peer: String, model: String?) async throws -> String {
         let name = model.map { [Array("PEER.LOCATE.IN".utf8), Array($0.utf8)] } ?? [Array("PEER.LOCATE".utf8)]
         guard let client = self.peer(peer), case .string(let tier)? = await client.call(name + [text]) else {
@@ -125,10 +117,7 @@ public final class ClusterRouter: PeerRouter, Sendable {
         return String(decoding: tier, as: UTF8.self)
     }
 
-    public func invalidate(_ texts: [[UInt8]], at peer: String) async throws -> Int {
-        try await self.invalidate(texts, at: peer, model: nil)
-    }
-
+    /// Removes `texts` of `model` (nil: the default) on `peer`; the number it removed.
     func invalidate(_ texts: [[UInt8]], at peer: String, model: String?) async throws -> Int {
         let name = model.map { [Array("PEER.INVALIDATE.IN".utf8), Array($0.utf8)] } ?? [Array("PEER.INVALIDATE".utf8)]
         guard let client = self.peer(peer), case .integer(let n)? = await client.call(name + texts) else {
