@@ -11,6 +11,8 @@
 //       passage_prefix: "passage: "       # served as e5-base-v2:passage
 //       ttl: 12h                          # per-model TTL (default cache.ttl)
 //       l1_max_bytes: 64MiB               # per-model L1 (default: an equal share of cache.l1_max_bytes)
+//       matryoshka_dims: [512, 256, 128]  # Matryoshka-trained: HTTP `dimensions` / RESP DIMENSIONS may ask
+//                                         # for these widths (the first n floats, renormalized)
 //
 // Every node of a cluster must serve the same list: keys are forwarded to their owner with the model's
 // name. Keys carry the model's fingerprint, so models never share vectors.
@@ -31,6 +33,10 @@ extension ClusterFile {
         /// Overrides of cache.ttl and of the model's share of cache.l1_max_bytes.
         public var ttlSeconds: Double?
         public var l1MaxBytes: Int?
+        /// The narrower widths this model was trained to give (Matryoshka representation learning):
+        /// a request may ask for one of them and gets the first n floats of the full vector. Empty: the
+        /// model serves its full width only. Checked against the model's width when the node loads it.
+        public var matryoshkaDims: [Int] = []
 
         public init(name: String, path: String) {
             self.name = name
@@ -46,7 +52,7 @@ extension ClusterFile {
         }
     }
 
-    static let modelKeys: Set<String> = ["name", "path", "aliases", "query_prefix", "passage_prefix", "ttl", "l1_max_bytes"]
+    static let modelKeys: Set<String> = ["name", "path", "aliases", "query_prefix", "passage_prefix", "ttl", "l1_max_bytes", "matryoshka_dims"]
     /// Names are plain words: they travel in RESP arguments, HTTP JSON and metric labels.
     static let modelNameCharacters = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./")
     static let maxModels = 16
@@ -94,8 +100,24 @@ extension ClusterFile {
                 }
                 model.l1MaxBytes = n
             }
+            if let v = m["matryoshka_dims"] {
+                model.matryoshkaDims = try Self.matryoshkaDims(v, model: name)
+            }
             models.append(model)
         }
         return models
+    }
+
+    /// `matryoshka_dims: [512, 256, 128]`: distinct positive widths (at most 16); their bound by the
+    /// model's own width is checked when the model is loaded (the file does not know it).
+    static func matryoshkaDims(_ v: Yams.Node, model name: String) throws -> [Int] {
+        let items = v.sequence ?? []
+        let dims = items.compactMap { $0.string.flatMap { Int($0) } }
+        guard v.sequence != nil, !dims.isEmpty, dims.count == items.count, dims.count <= 16,
+              dims.allSatisfy({ (1...65536).contains($0) }), Set(dims).count == dims.count else {
+            throw ClusterFileError(.badValue, line: Self.line(v),
+                                   "model \(name) matryoshka_dims must be a list of 1 to 16 distinct positive widths, like [256, 128]")
+        }
+        return dims.sorted(by: >)
     }
 }

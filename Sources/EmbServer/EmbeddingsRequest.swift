@@ -1,6 +1,6 @@
 // The body of POST /v1/embeddings, parsed and checked apart from any connection, so the HTTP handler
 // and the fuzz harness (Tests/Fuzz, `http`) run the same code: {"input": string | [string],
-// "model"?, "encoding_format"?: "float" | "base64", "user"?}. Token arrays as input (also allowed by
+// "model"?, "encoding_format"?: "float" | "base64", "user"?, "dimensions"?, "input_type"?}. Token arrays as input (also allowed by
 // OpenAI, and LangChain's default) are refused with a 400 that names the fix: ids of another
 // tokenizer cannot be embedded here, and guessing would serve wrong vectors.
 import Foundation
@@ -16,6 +16,9 @@ public struct EmbeddingsRequest: Sendable, Equatable {
     /// `input_type`: "query" or "passage" ("document" is read as "passage"), selecting the model's
     /// prefix; nil when absent.
     public var inputType: String? = nil
+    /// OpenAI's `dimensions`: the width asked for (a positive integer); nil when absent or null.
+    /// Whether the model can give it is the handler's question (OutputWidth).
+    public var dimensions: Int? = nil
 
     /// Why a body is refused: always a 400, in OpenAI's error shape.
     public struct Refusal: Error, Equatable, Sendable {
@@ -61,20 +64,30 @@ public struct EmbeddingsRequest: Sendable, Equatable {
         if let given = object["model"], !(given is String) {
             return .failure(Refusal(message: "'model' must be a string", param: "model", code: nil))
         }
+        var dimensions: Int? = nil
+        if let given = object["dimensions"], !(given is NSNull) {
+            guard Self.isInteger(given), let n = (given as? NSNumber)?.intValue, n >= 1 else {
+                return .failure(Refusal(message: "'dimensions' must be a positive integer", param: "dimensions", code: nil))
+            }
+            dimensions = n
+        }
         return .success(EmbeddingsRequest(texts: texts, model: object["model"] as? String, base64: format == "base64",
-                                          user: object["user"] as? String, inputType: inputType))
+                                          user: object["user"] as? String, inputType: inputType, dimensions: dimensions))
     }
 
     /// `[1, 2, 3]` or `[[1, 2], [3]]`: OpenAI's token-array input forms (integers; JSONSerialization
     /// types true/false as "c" and fractions as "d", and neither is a token id).
     static func isTokenIDs(_ input: [Any]) -> Bool {
-        func isNumber(_ x: Any) -> Bool {
-            guard let n = x as? NSNumber else { return false }
-            let type = String(cString: n.objCType)
-            return type != "c" && type != "d" && type != "f"
-        }
+        let isNumber = Self.isInteger
         guard let first = input.first else { return false }
         if isNumber(first) { return input.allSatisfy(isNumber) }
         return input.allSatisfy { ($0 as? [Any]).map { !$0.isEmpty && $0.allSatisfy(isNumber) } ?? false }
+    }
+
+    /// A JSON integer (JSONSerialization types true/false as "c" and fractions as "d").
+    static func isInteger(_ x: Any) -> Bool {
+        guard let n = x as? NSNumber else { return false }
+        let type = String(cString: n.objCType)
+        return type != "c" && type != "d" && type != "f"
     }
 }

@@ -23,18 +23,25 @@ extension HTTPHandler {
                               type: "invalid_request_error", param: "model", code: "model_not_found")
         }
         let selection = request.inputType.flatMap { models.select(named.lane.name + ":" + $0) } ?? named
+        let width: OutputWidth?
+        switch OutputWidth.resolve(request.dimensions, lane: selection.lane) {
+        case .success(let resolved): width = resolved
+        case .failure(let refusal):
+            return self.error(context, head, .badRequest, refusal.message, type: "invalid_request_error", param: "dimensions", code: nil)
+        }
         let caller = self.server.callerLabel(request.user ?? head.headers.first(name: "X-Caller"))
         self.server.metrics.request("http", "embeddings", caller: caller)
         let node = selection.lane.node
         let metrics = self.server.metrics
         let utf8 = texts.map { selection.prefix + Array($0.utf8) }
         let account = node.savings.account(selection.lane.accountName(for: caller))
-        if self.serveAllHits(utf8, node: node, model: model, base64: base64, account: account, head: head, context: context) { return }
+        // A cut width takes the async path, which cuts each vector; the cache holds full vectors either way.
+        if width == nil, self.serveAllHits(utf8, node: node, model: model, base64: base64, account: account, head: head, context: context) { return }
         var tally = Tally()
         tally.requests = 1
         account.record(tally, now: node.now())
         self.runAsync(head, context: context) {
-            await Self.compute(node: node, metrics: metrics, texts: utf8, model: model, base64: base64, account: account)
+            await Self.compute(node: node, metrics: metrics, texts: utf8, model: model, base64: base64, account: account, width: width)
         }
     }
 
@@ -54,7 +61,7 @@ extension HTTPHandler {
 
     /// The response body, or the node's error.
     static func compute(node: EmbeddingNode, metrics: NodeMetrics, texts: [[UInt8]], model: String, base64: Bool,
-                        account: CallerAccount? = nil) async -> EmbeddingsOutcome {
+                        account: CallerAccount? = nil, width: OutputWidth? = nil) async -> EmbeddingsOutcome {
         let start = DispatchTime.now().uptimeNanoseconds
         do {
             let results = try await node.embed(texts, account: account)
@@ -65,7 +72,8 @@ extension HTTPHandler {
             }
             // The texts are known now (embed filed each with its token count), so no tokenizing.
             let tokens = texts.reduce(0) { sum, t in sum + (t.withUnsafeBytes { node.tokenCount($0) } ?? 0) }
-            return .body(Self.render(results.map(\.vector), model: model, base64: base64, tokens: tokens))
+            let vectors = width.map { w in results.map { $0.vector.withUnsafeBytes(w.cut) } } ?? results.map(\.vector)
+            return .body(Self.render(vectors, model: model, base64: base64, tokens: tokens))
         } catch let error as NodeError {
             return .failed(error)
         } catch {

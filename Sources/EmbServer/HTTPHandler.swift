@@ -1,5 +1,5 @@
-// The HTTP interface on NIOHTTP1: POST /v1/embeddings (OpenAI-compatible), GET /healthz, /readyz,
-// /metrics. Bodies are bounded; errors use OpenAI's shape {"error": {"message", "type", "param", "code"}}.
+// The HTTP interface on NIOHTTP1: POST /v1/embeddings and GET /v1/models (OpenAI-compatible),
+// GET /healthz, /readyz, /metrics. Bodies are bounded; errors use OpenAI's shape {"error": {"message", "type", "param", "code"}}.
 import EmbNode
 import Foundation
 import NIOCore
@@ -50,6 +50,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         let path = head.uri.firstIndex(of: "?").map { String(head.uri[..<$0]) } ?? head.uri
         guard self.admit(head, path: path, context: context) else { return }  // HTTPHandler+Auth
         if self.routeSavings(head, path: path, context: context) { return }
+        if self.routeModels(head, path: path, context: context) { return }  // HTTPHandler+Models
         switch (head.method, path) {
         case (.GET, "/healthz"):
             self.respond(context, head, .ok, json: #"{"status":"ok"}"#)

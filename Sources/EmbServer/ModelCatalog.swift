@@ -17,6 +17,10 @@ public struct ModelLane: Sendable {
     public let node: EmbeddingNode
     public let queryPrefix: [UInt8]?
     public let passagePrefix: [UInt8]?
+    /// The narrower widths a request may ask for (cluster file `matryoshka_dims`; OutputWidth).
+    public let matryoshkaDims: [Int]
+    /// Whether the model's vectors are unit length (its pooling normalizes), so cut ones are rescaled.
+    public let normalizes: Bool
 
     /// The savings account a caller's texts of this model go to: the caller itself for the default
     /// model, "caller@model" for the others (so each model's figures show in INFO callers and reports).
@@ -24,8 +28,11 @@ public struct ModelLane: Sendable {
         self.index == 0 ? caller : caller + "@" + self.name
     }
 
-    public init(index: Int, name: String, aliases: [String], node: EmbeddingNode, queryPrefix: String?, passagePrefix: String?) {
+    public init(index: Int, name: String, aliases: [String], node: EmbeddingNode, queryPrefix: String?, passagePrefix: String?,
+                matryoshkaDims: [Int] = []) {
         (self.index, self.name, self.aliases, self.node) = (index, name, aliases, node)
+        self.matryoshkaDims = matryoshkaDims
+        self.normalizes = node.model.config.pooling.normalize
         self.queryPrefix = queryPrefix.map { Array($0.utf8) }
         self.passagePrefix = passagePrefix.map { Array($0.utf8) }
     }

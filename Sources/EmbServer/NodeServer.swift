@@ -70,6 +70,11 @@ public func buildNode(_ options: NodeOptions, logger: Logger) async throws -> Bu
         } catch {
             throw ModelLoadError(model: entry.name, path: entry.path, reason: "\(error)")
         }
+        // Only now is the model's width known: a Matryoshka width must be narrower.
+        if let wide = entry.matryoshkaDims.first(where: { $0 >= model.dimension }) {
+            throw ModelLoadError(model: entry.name, path: entry.path,
+                                 reason: "matryoshka_dims \(wide) is not narrower than the model's \(model.dimension) dimensions")
+        }
         logger.info("model loaded", metadata: [
             "model.name": "\(entry.name)", "model.shape": "\(model.config.layerCount)x\(model.config.hiddenSize) \(model.config.pooling)",
             "model.kernel": "\(model.encoder.kernelName)", "model.fingerprint": "\(model.fingerprint)",
@@ -116,7 +121,7 @@ public func buildNode(_ options: NodeOptions, logger: Logger) async throws -> Bu
         let laneRouter = router.map { LaneRouter(cluster: $0, model: index == 0 ? nil : entry.name, vectorBytes: model.vectorBytes) }
         let node = EmbeddingNode(model: model, configuration: configuration, l2: l2, router: laneRouter, savings: ledger)
         lanes.append(ModelLane(index: index, name: entry.name, aliases: entry.aliases, node: node,
-                               queryPrefix: entry.queryPrefix, passagePrefix: entry.passagePrefix))
+                               queryPrefix: entry.queryPrefix, passagePrefix: entry.passagePrefix, matryoshkaDims: entry.matryoshkaDims))
     }
     let context = ServerContext(models: ModelCatalog(lanes), nodeID: options.nodeID, secret: options.secret, metrics: NodeMetrics(),
                                 cluster: router, reload: reload, metricsPublic: options.metricsPublic, limits: options.limits)

@@ -9,6 +9,10 @@ import NIOCore
 
 extension RESPConnectionHandler {
     func run(_ command: RESPCommand, sequence: Int, context: ChannelHandlerContext) {
+        // EMBED/MEMBED with DIMENSIONS (before the prefix, which must not touch the option's words).
+        if command.arguments.count >= 4, let option = DimensionsOption.parse(command.arguments) {
+            return self.runCut(option, sequence: sequence, context: context)  // RESPConnectionHandler+Dimensions
+        }
         let command = self.applyingPrefix(command)
         let args = command.arguments
         guard let first = args.first else { return self.complete(sequence, Self.error("ERR empty command")) }
@@ -241,7 +245,7 @@ extension RESPConnectionHandler {
     /// The full lookup path for `texts` off the event loop, with metrics, reply slotted in order.
     /// `node`: the lane, when not the connection's (EMBED ... MODEL, PEER.*.IN), and `account` its account.
     func runLookup(_ texts: [[UInt8]], reply kind: LookupReply, forwarded: Bool = false, sequence: Int, context: ChannelHandlerContext,
-                   node: EmbeddingNode? = nil, account: CallerAccount? = nil) {
+                   node: EmbeddingNode? = nil, account: CallerAccount? = nil, width: OutputWidth? = nil) {
         let (node, metrics, account) = (node ?? self.node, self.server.metrics, account ?? self.account)
         self.runAsync(sequence, context: context) {
             let start = DispatchTime.now().uptimeNanoseconds
@@ -250,7 +254,13 @@ extension RESPConnectionHandler {
                 let results = try await node.embed(texts, forwarded: forwarded, account: account)
                 if kind != .vector { reply.writeArrayHeader(kind == .peerVectors ? results.count + 1 : results.count) }
                 for r in results {
-                    if kind == .tiers { reply.writeBulkString(r.tier.rawValue) } else { r.vector.withUnsafeBytes { reply.writeBulkString(bytes: $0) } }
+                    if kind == .tiers {
+                        reply.writeBulkString(r.tier.rawValue)
+                    } else if let width {
+                        r.vector.withUnsafeBytes(width.cut).withUnsafeBytes { reply.writeBulkString(bytes: $0) }
+                    } else {
+                        r.vector.withUnsafeBytes { reply.writeBulkString(bytes: $0) }
+                    }
                 }
                 if kind == .peerVectors { results.map { PeerTiers.code($0.tier) }.withUnsafeBytes { reply.writeBulkString(bytes: $0) } }
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9

@@ -38,6 +38,12 @@ import Testing
         #expect(e5.ttlSeconds == 12 * 3600 && e5.l1MaxBytes == 64 << 20 && f.warnings.isEmpty)
     }
 
+    @Test func matryoshkaWidthsAreReadWidestFirst() throws {
+        let f = try ClusterFile.parse(Self.file(models: "models:\n  - name: x\n    path: a\n    matryoshka_dims: [128, 256, 64]"))
+        #expect(f.models[0].matryoshkaDims == [256, 128, 64])
+        #expect(try ClusterFile.parse(Self.two).models[1].matryoshkaDims.isEmpty)
+    }
+
     @Test func theSingleModelSectionStillNamesTheDefault() throws {
         let f = try ClusterFile.parse(Self.file(models: "model:\n  path: models/all-MiniLM-L6-v2"))
         #expect(f.models.count == 1 && f.models[0].name == "all-MiniLM-L6-v2")
@@ -55,6 +61,11 @@ import Testing
         ("models:\n  - name: x:query\n    path: a", "must be 1 to 128"),
         ("models:\n  - name: x\n    path: a\n    ttl: soon", "not a duration"),
         ("models:\n  - name: x\n    path: a\n    l1_max_bytes: lots", "not a size"),
+        ("models:\n  - name: x\n    path: a\n    matryoshka_dims: 128", "matryoshka_dims must be"),
+        ("models:\n  - name: x\n    path: a\n    matryoshka_dims: []", "matryoshka_dims must be"),
+        ("models:\n  - name: x\n    path: a\n    matryoshka_dims: [128, 0]", "matryoshka_dims must be"),
+        ("models:\n  - name: x\n    path: a\n    matryoshka_dims: [128, 128]", "matryoshka_dims must be"),
+        ("models:\n  - name: x\n    path: a\n    matryoshka_dims: [128, wide]", "matryoshka_dims must be"),
     ]
 
     @Test(arguments: 0..<Self.mistakes.count) func aBadModelListIsRefusedWithItsLine(_ i: Int) {

@@ -34,7 +34,8 @@ for i, frame in enumerate([resp("EMBED", "hello world"), resp("embed", ""), resp
 for i, body in enumerate([{"input": "hello world"}, {"input": ["a", "b"], "model": "all-MiniLM-L6-v2", "encoding_format": "base64"},
                           {"input": [[1, 2], [3]]}, {"input": [1, 2, 3]}, {"input": []}, {"input": "x", "encoding_format": "int8"},
                           {"input": "x", "user": "batch-job"}, {"input": [True, 1.5]}, {"input": "\ud83d\ude80 caf\u00e9"},
-                          {"input": ["q"], "model": "e5-base-v2", "input_type": "query"}, {"input": "x", "model": 7, "input_type": "question"}]):
+                          {"input": ["q"], "model": "e5-base-v2", "input_type": "query"}, {"input": "x", "model": 7, "input_type": "question"},
+                          {"input": ["a", "b"], "dimensions": 128}, {"input": "x", "dimensions": 1.5}, {"input": "x", "dimensions": None}]):
     put("http", f"{i:02d}", json.dumps(body))
 put("http", "not-json", b"{nope")
 

@@ -61,6 +61,7 @@ enum Harness: String, CaseIterable {
         if let model = request.model { object["model"] = model }
         if let user = request.user { object["user"] = user }
         if let kind = request.inputType { object["input_type"] = kind }
+        if let dims = request.dimensions { object["dimensions"] = dims }
         guard let again = try? JSONSerialization.data(withJSONObject: object) else {
             return check(false, "an accepted request that cannot be written back as JSON")
         }
