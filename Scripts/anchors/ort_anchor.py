@@ -60,7 +60,9 @@ def embed(tok, sess, texts):
     for i, e in enumerate(enc):
         ids[i, :len(e.ids)] = e.ids
         mask[i, :len(e.ids)] = 1
-    h = sess.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+    feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+    wanted = {i.name for i in sess.get_inputs()}  # an MPNet graph has no token_type_ids
+    h = sess.run(None, {k: a for k, a in feed.items() if k in wanted})[0]
     m = mask[..., None].astype(np.float32)
     v = (h * m).sum(1) / np.maximum(m.sum(1), 1e-9)
     return [e.ids for e in enc], v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12), int(mask.sum())

@@ -10,14 +10,17 @@ size_t embk_attention_scratch(int t, int d) {
 }
 
 void embk_attention(embk_path path, int t, int d, float scale, const float *q, const float *k, const float *v, int ld,
-                    float *out, int ldo, float *scratch) {
+                    const float *bias, int ldb, float *out, int ldo, float *scratch) {
     if (t <= 0) return;
 #if defined(__x86_64__)
-    if (path == EMBK_PATH_AVX512VNNI) return embk_attention_avx512(t, d, scale, q, k, v, ld, out, ldo, scratch);
+    if (path == EMBK_PATH_AVX512VNNI) return embk_attention_avx512(t, d, scale, q, k, v, ld, bias, ldb, out, ldo, scratch);
 #endif
     float *kt = scratch, *scores = scratch + (size_t)d * t;
     embk_transpose(k, t, d, ld, kt, t);
     embk_sgemm_nn_portable(t, t, d, scale, q, ld, kt, t, scores, t, 0);
+    if (bias)  // after the scaling, as MPNet adds it: scale·(q·k) + b
+        for (int i = 0; i < t; i++)
+            for (int j = 0; j < t; j++) scores[(size_t)i * t + j] += bias[(size_t)i * ldb + j];
     embk_softmax_rows_portable(scores, t, t, t);
     embk_sgemm_nn_portable(t, d, t, 1, scores, t, v, ld, out, ldo, 0);
 }

@@ -1,5 +1,5 @@
 // One head of self-attention on AVX-512, fused per block of 8 query rows so the block's scores never
-// leave L1: S = scale·Q·Kᵀ (8 × t, the row maxima taken on the way out of the registers), softmax
+// leave L1: S = scale·Q·Kᵀ (+ the optional bias row, MPNet's relative positions) (8 × t, the row maxima taken on the way out of the registers), softmax
 // with the 8 rows interleaved, then P·V. The three separate steps it replaces ran at a quarter of
 // the FMA rate: softmax one row at a time was a chain of dependent latencies (max, reduce, exp,
 // sum, reduce, divide) that left the core idle, and was 7% of a long text's time on its own.
@@ -18,7 +18,7 @@ enum { RB = 8 };  // query rows per block: 16 accumulators + 8 row maxima + oper
 // Scores of the block's rows for columns [j, j + NB·16): acc = Σ_p q[r][p]·kᵀ[p][j..], then ·scale.
 static inline __attribute__((always_inline)) T512F void score_strip(const int NB, const float *const *qr, int d,
                                                                   const float *kt, int t, int ldt, int j, float scale,
-                                                                  float *s, __m512 *vmax) {
+                                                                  const float *const *br, float *s, __m512 *vmax) {
     const __mmask16 m0 = tail_mask(t - j), m1 = tail_mask(t - j - 16);
     __m512 acc[RB][2];
     for (int r = 0; r < RB; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
@@ -33,11 +33,13 @@ static inline __attribute__((always_inline)) T512F void score_strip(const int NB
     }
     const __m512 sc = _mm512_set1_ps(scale);
     for (int r = 0; r < RB; r++) {
-        const __m512 v0 = _mm512_mul_ps(acc[r][0], sc);
+        __m512 v0 = _mm512_mul_ps(acc[r][0], sc);
+        if (br) v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, br[r] + j));
         vmax[r] = _mm512_mask_max_ps(vmax[r], m0, vmax[r], v0);
         _mm512_mask_storeu_ps(s + (size_t)r * ldt + j, m0, v0);
         if (NB > 1) {
-            const __m512 v1 = _mm512_mul_ps(acc[r][1], sc);
+            __m512 v1 = _mm512_mul_ps(acc[r][1], sc);
+            if (br) v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, br[r] + j + 16));
             vmax[r] = _mm512_mask_max_ps(vmax[r], m1, vmax[r], v1);
             _mm512_mask_storeu_ps(s + (size_t)r * ldt + j + 16, m1, v1);
         }
@@ -80,7 +82,7 @@ static T512F void transpose_keys(const float *k, int t, int d, int ld, float *kt
 }
 
 T512F void embk_attention_avx512(int t, int d, float scale, const float *q, const float *k, const float *v, int ld,
-                                 float *out, int ldo, float *scratch) {
+                                 const float *bias, int ldb, float *out, int ldo, float *scratch) {
     // Rows of Kᵀ and of the scores padded to whole 64-byte lines: unaligned rows (t = 115) made
     // every vector load of the score and P·V loops a split load.
     const int ldt = (t + 15) & ~15;
@@ -89,18 +91,19 @@ T512F void embk_attention_avx512(int t, int d, float scale, const float *q, cons
     transpose_keys(k, t, d, ld, kt, ldt);
     for (int i0 = 0; i0 < t; i0 += RB) {
         // The last block repeats row t-1 in its padding rows; their outputs are not stored.
-        const float *qr[RB];
+        const float *qr[RB], *br[RB];
         float *orow[RB];
         for (int r = 0; r < RB; r++) {
             const int i = i0 + r < t ? i0 + r : t - 1;
             qr[r] = q + (size_t)i * ld;
+            br[r] = bias ? bias + (size_t)i * ldb : NULL;
             orow[r] = i0 + r < t ? out + (size_t)(i0 + r) * ldo : NULL;
         }
         __m512 vmax[RB];
         for (int r = 0; r < RB; r++) vmax[r] = _mm512_set1_ps(-INFINITY);
         int j = 0;
-        for (; j + 16 < t; j += 32) score_strip(2, qr, d, kt, t, ldt, j, scale, s, vmax);
-        if (j < t) score_strip(1, qr, d, kt, t, ldt, j, scale, s, vmax);
+        for (; j + 16 < t; j += 32) score_strip(2, qr, d, kt, t, ldt, j, scale, bias ? br : NULL, s, vmax);
+        if (j < t) score_strip(1, qr, d, kt, t, ldt, j, scale, bias ? br : NULL, s, vmax);
 
         __m512 mx[RB], sum[RB];
         for (int r = 0; r < RB; r++) {

@@ -62,7 +62,7 @@ void embk_sgemm_nn_portable(int m, int n, int k, float alpha, const float *a, in
                             float *c, int ldc, int accumulate);
 void embk_softmax_rows_portable(float *x, int m, int n, int ld);
 void embk_attention_avx512(int t, int d, float scale, const float *q, const float *k, const float *v, int ld,
-                           float *out, int ldo, float *scratch);
+                           const float *bias, int ldb, float *out, int ldo, float *scratch);
 void embk_sgemm_nn_avx512(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
                           float *c, int ldc, int accumulate);
 void embk_softmax_rows_avx512(float *x, int m, int n, int ld);

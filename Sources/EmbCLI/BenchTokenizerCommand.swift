@@ -14,7 +14,7 @@ struct BenchTokenizerCommand: ParsableCommand {
     @Option(help: "Repetitions (median of 5 timed rounds).") var iterations = 200_000
 
     func run() throws {
-        let tokenizer = try BertTokenizer(vocabularyFile: try ModelFiles(directory: self.model).vocabulary)
+        let tokenizer = try ModelKeys.tokenizer(directory: try ModelFiles(directory: self.model).directory)
         let query = "how do I configure the retry policy for the client"
         print("tokenizer query_words=10 us_per_text=\(String(format: "%.3f", Self.time([query], self.iterations, tokenizer)))")
         if let input = self.input {

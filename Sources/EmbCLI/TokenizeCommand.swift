@@ -19,11 +19,12 @@ struct TokenizeCommand: ParsableCommand {
     var texts: [String] = []
 
     func run() throws {
-        let files = try ModelFiles(directory: self.model)
-        let tokenizer = try BertTokenizer(vocabularyFile: files.vocabulary)
+        _ = try ModelFiles(directory: self.model)
+        let tokenizer = try ModelKeys.tokenizer(directory: self.model)
+        let maxTokens = try BertConfig.load(directory: self.model).maxTokens
         var out = StandardOutput()
         for text in try (self.input.map(JSONLines.texts(path:)) ?? []) + self.texts {
-            out.line("{\"input_ids\":\(JSONLines.array(tokenizer.encode(text)))}")
+            out.line("{\"input_ids\":\(JSONLines.array(tokenizer.encode(text, maxTokens: maxTokens)))}")
         }
         out.flush()
     }

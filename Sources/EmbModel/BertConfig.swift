@@ -1,8 +1,10 @@
 // The shape of a BERT-family sentence model (all-MiniLM, bge, e5, gte, multi-qa-MiniLM...): read from
 // the model's config.json (and the sentence-transformers files beside it) and checked against what the
 // encoder implements: a BERT encoder with absolute positions, post-LayerNorm layers and exact-erf GELU.
-// Anything else (another architecture, rotary positions, another activation) is refused at load with
-// an error naming what is unsupported: a wrong vector cached under a right key is the worst outcome.
+// MPNet (all-mpnet-base-v2) is the same encoder with a relative position bias and no token types
+// (MPNet.swift). Anything else (another architecture, rotary positions, another activation) is
+// refused at load with an error naming what is unsupported: a wrong vector cached under a right key is
+// the worst outcome.
 import Foundation
 
 /// BERT hyper-parameters of a served model.
@@ -28,6 +30,23 @@ public struct BertConfig: Sendable, Equatable {
     public var maxTokens = 256
     /// How token states become the vector (modules.json, 1_Pooling/config.json).
     public var pooling = Pooling.meanNormalized
+    /// BERT, or MPNet (relative position bias, positions after the padding id, no token types).
+    public var architecture = Architecture.bert
+    /// MPNet: buckets of the relative position bias (config.json's relative_attention_num_buckets); 0 for BERT.
+    public var relativeAttentionBuckets = 0
+    /// MPNet: the padding id (config.json's pad_token_id); positions count from it + 1 and skip it.
+    public var paddingID = 1
+
+    /// The encoder families embcache implements.
+    public enum Architecture: String, Sendable {
+        /// BERT: absolute positions from 0 plus token type 0.
+        case bert
+        /// MPNet: absolute positions from padding id + 1, a bucketed relative position bias on every layer's scores.
+        case mpnet
+    }
+
+    /// Rows of the position table before the first token's (MPNet: the padding id + 1).
+    public var positionOffset: Int { self.architecture == .mpnet ? self.paddingID + 1 : 0 }
 
     /// The all-MiniLM-L6-v2 shape.
     public static let miniLML6 = BertConfig()
@@ -45,8 +64,8 @@ public struct BertConfig: Sendable, Equatable {
     public static func load(directory: String) throws -> BertConfig {
         let path = directory + "/config.json"
         guard let json = try JSONFile.object(path) else { throw ModelError(.missingFile, "cannot read \(path)") }
-        try Self.checkFamily(json, path: path)
         var config = BertConfig()
+        config.architecture = try Self.checkFamily(json, path: path)
         func int(_ key: String) throws -> Int {
             guard let v = json[key] as? Int, v > 0 else {
                 throw ModelError(.badConfig, "config.json: missing or non-positive integer \"\(key)\"")
@@ -59,26 +78,31 @@ public struct BertConfig: Sendable, Equatable {
         config.intermediateSize = try int("intermediate_size")
         config.maxPositions = try int("max_position_embeddings")
         config.vocabularySize = try int("vocab_size")
-        config.typeVocabularySize = (json["type_vocab_size"] as? Int) ?? 2
+        config.typeVocabularySize = (json["type_vocab_size"] as? Int) ?? (config.architecture == .mpnet ? 0 : 2)
         if let eps = json["layer_norm_eps"] as? Double { config.layerNormEpsilon = Float(eps) }
         guard config.hiddenSize % config.headCount == 0 else {
             throw ModelError(.badConfig, "config.json: hidden_size \(config.hiddenSize) is not a multiple of num_attention_heads \(config.headCount)")
         }
-        guard config.typeVocabularySize >= 1 else { throw ModelError(.badConfig, "config.json: type_vocab_size must be at least 1") }
-        config.maxTokens = try Self.maxSequenceLength(directory: directory, maxPositions: config.maxPositions)
+        if config.architecture == .mpnet {
+            try config.readMPNet(json)
+        } else {
+            guard config.typeVocabularySize >= 1 else { throw ModelError(.badConfig, "config.json: type_vocab_size must be at least 1") }
+        }
+        config.maxTokens = try Self.maxSequenceLength(directory: directory, maxPositions: config.maxPositions - config.positionOffset)
         config.pooling = try Pooling.load(directory: directory, hiddenSize: config.hiddenSize)
         return config
     }
 
-    /// Refuses a config.json outside the family, naming the first thing that is not BERT.
-    static func checkFamily(_ json: [String: Any], path: String) throws {
+    /// Refuses a config.json outside the family, naming the first thing that is not BERT or MPNet.
+    static func checkFamily(_ json: [String: Any], path: String) throws -> Architecture {
         let type = json["model_type"] as? String
-        guard type == "bert" else {
+        guard let architecture = type.flatMap(Architecture.init(rawValue:)) else {
             throw ModelError(.unsupportedModel, "config.json: model_type \"\(type ?? "(none)")\" is not supported: embcache serves "
-                             + "BERT-family models (model_type \"bert\": all-MiniLM, bge, e5, gte, multi-qa-MiniLM)")
+                             + "BERT-family models (model_type \"bert\": all-MiniLM, bge, e5, gte, multi-qa-MiniLM) and MPNet (\"mpnet\": all-mpnet-base-v2)")
         }
-        if let architectures = json["architectures"] as? [String], let other = architectures.first(where: { !Self.bertArchitectures.contains($0) }) {
-            throw ModelError(.unsupportedModel, "config.json: architecture \(other) is not supported (only \(Self.bertArchitectures.sorted().joined(separator: ", ")))")
+        let known = architecture == .mpnet ? Self.mpnetArchitectures : Self.bertArchitectures
+        if let architectures = json["architectures"] as? [String], let other = architectures.first(where: { !known.contains($0) }) {
+            throw ModelError(.unsupportedModel, "config.json: architecture \(other) is not supported (only \(known.sorted().joined(separator: ", ")))")
         }
         if let act = json["hidden_act"] as? String, act != "gelu" {
             throw ModelError(.unsupportedModel, "config.json: hidden_act \"\(act)\" is not supported (only exact-erf \"gelu\")")
@@ -89,6 +113,7 @@ public struct BertConfig: Sendable, Equatable {
         if json["rope_theta"] != nil || json["rotary_emb_base"] != nil {
             throw ModelError(.unsupportedModel, "config.json: rotary position embeddings are not supported (only absolute positions)")
         }
+        return architecture
     }
 
     /// The sequence limit sentence-transformers applies: sentence_bert_config.json's max_seq_length,

@@ -23,13 +23,20 @@ extension BertEncoder {
         for (ids, offset) in zip(batch, offsets) {
             self.embeddings.embed(ids, into: hidden + offset * h, epsilon: eps)
         }
+        // MPNet: the relative position bias, once for the pass, shared by every layer.
+        let longest = batch.map(\.count).max() ?? 0
+        let bias: UnsafeMutablePointer<Float>? = self.relativeBias.map { table in
+            let out = ws.positionBias.reserve(self.config.headCount * longest * longest)
+            table.fill(out, length: longest)
+            return out
+        }
         if runner.threads > 1 && rows >= Self.rowSplitMinimum {
             ws.reserveParts(rows: rows, widestInput: max(h, ffn), group: Int8Scheme.group)
             let parts = runner.threads
             let rowsOf = { (part: Int) in rows * part / parts..<rows * (part + 1) / parts }
             runner.run { part in self.layers[0].qkv.forward(hidden, part: rowsOf(part), ldx: h, into: qkv, ldy: 3 * h, workspace: ws) }
             for (l, layer) in self.layers.enumerated() {
-                self.attention(qkv, lengths: batch.map(\.count), offsets: offsets, into: context, workspace: ws, runner: runner)
+                self.attention(qkv, lengths: batch.map(\.count), offsets: offsets, bias: bias, into: context, workspace: ws, runner: runner)
                 runner.run { part in
                     let r = rowsOf(part)
                     self.rowLocalSteps(layer, rows: r, hidden: hidden, context: context, sublayer: sublayer,
@@ -42,7 +49,7 @@ extension BertEncoder {
         } else {
             for layer in self.layers {
                 layer.qkv.forward(hidden, rows: rows, ldx: h, into: qkv, ldy: 3 * h, workspace: ws, runner: runner)
-                self.attention(qkv, lengths: batch.map(\.count), offsets: offsets, into: context, workspace: ws, runner: runner)
+                self.attention(qkv, lengths: batch.map(\.count), offsets: offsets, bias: bias, into: context, workspace: ws, runner: runner)
                 layer.attentionOutput.forward(context, rows: rows, ldx: h, into: sublayer, ldy: h, workspace: ws, runner: runner)
                 runner.forRanges(rows) { r in
                     let at = r.lowerBound * h
@@ -87,10 +94,11 @@ extension BertEncoder {
                            layer.outputNorm.gamma, layer.outputNorm.beta, eps)
     }
 
-    /// Self-attention for every text and head: softmax(Q·Kᵀ/√d)·V, written per head into `context`
-    /// (embk_attention: one fused kernel per head). Work items are (text, head) pairs, dealt to the
-    /// threads in turn.
-    private func attention(_ qkv: UnsafeMutablePointer<Float>, lengths: [Int], offsets: [Int],
+    /// Self-attention for every text and head: softmax(Q·Kᵀ/√d + B)·V, written per head into `context`
+    /// (embk_attention: one fused kernel per head). B is MPNet's relative position bias ([heads][L][L]
+    /// for the pass's longest text L; a text uses its top-left block), nil for BERT. Work items are
+    /// (text, head) pairs, dealt to the threads in turn.
+    private func attention(_ qkv: UnsafeMutablePointer<Float>, lengths: [Int], offsets: [Int], bias: UnsafeMutablePointer<Float>?,
                            into context: UnsafeMutablePointer<Float>, workspace ws: Workspace, runner: ParallelRunner) {
         let h = self.config.hiddenSize
         let d = self.config.headSize
@@ -108,7 +116,8 @@ extension BertEncoder {
                 let (text, head) = item.quotientAndRemainder(dividingBy: heads)
                 let rows = qkv + offsets[text] * 3 * h
                 embk_attention(path, Int32(lengths[text]), Int32(d), scale, rows + head * d, rows + h + head * d,
-                               rows + 2 * h + head * d, Int32(3 * h), context + offsets[text] * h + head * d, Int32(h),
+                               rows + 2 * h + head * d, Int32(3 * h), bias.map { UnsafePointer($0 + head * maxLength * maxLength) },
+                               Int32(maxLength), context + offsets[text] * h + head * d, Int32(h),
                                scratch[part])
                 item += runner.threads
             }

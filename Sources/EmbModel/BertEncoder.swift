@@ -32,6 +32,8 @@ public final class BertEncoder: Sendable {
 
     let embeddings: Embeddings
     let layers: [TransformerLayer]
+    /// MPNet's relative position bias; nil for BERT.
+    let relativeBias: RelativePositionBias?
     private let workspace: Mutex<Workspace>
     let pool: WorkerPool
 
@@ -52,17 +54,19 @@ public final class BertEncoder: Sendable {
         do {
             self.embeddings = try Embeddings(weights, config: config, precision: precision)
             let h = config.hiddenSize
+            let names = LayerNames(config.architecture)
             self.layers = try (0..<config.layerCount).map { l in
                 let p = "encoder.layer.\(l)."
                 return TransformerLayer(
-                    qkv: try Self.fusedQKV(weights, prefix: p + "attention.self.", hidden: h, precision: precision, path: kernelPath),
-                    attentionOutput: try linear(p + "attention.output.dense", outputs: h, inputs: h),
-                    attentionNorm: try LayerNormWeights(weights, p + "attention.output.LayerNorm", width: h),
+                    qkv: try Self.fusedQKV(weights, prefix: p + names.attention, parts: names.qkv, hidden: h, precision: precision, path: kernelPath),
+                    attentionOutput: try linear(p + names.attentionOutput, outputs: h, inputs: h),
+                    attentionNorm: try LayerNormWeights(weights, p + names.attentionNorm, width: h),
                     intermediate: try linear(p + "intermediate.dense", outputs: config.intermediateSize, inputs: h),
                     output: try linear(p + "output.dense", outputs: h, inputs: config.intermediateSize),
                     outputNorm: try LayerNormWeights(weights, p + "output.LayerNorm", width: h)
                 )
             }
+            self.relativeBias = config.architecture == .mpnet ? try RelativePositionBias(weights, config: config) : nil
         } catch let error as SafeTensorsError {
             throw ModelError(.badWeights, "\(files.weights): \(error.message)")
         }
@@ -75,11 +79,11 @@ public final class BertEncoder: Sendable {
     }
 
     /// Query, key and value projections fused into one (3·hidden, hidden) layer: one GEMM instead of three.
-    private static func fusedQKV(_ weights: ModelWeights, prefix: String, hidden h: Int, precision: Precision,
+    private static func fusedQKV(_ weights: ModelWeights, prefix: String, parts: [String], hidden h: Int, precision: Precision,
                                  path: embk_path) throws -> any LinearLayer {
         var w: [Float] = []
         var b: [Float] = []
-        for part in ["query", "key", "value"] {
+        for part in parts {
             w += try weights.float32(prefix + part + ".weight", shape: [h, h])
             b += try weights.float32(prefix + part + ".bias", shape: [h])
             weights.releasePages(of: prefix + part + ".weight")
@@ -121,6 +125,22 @@ public final class BertEncoder: Sendable {
                 start = end
             }
             return vectors
+        }
+    }
+}
+
+/// A layer's tensor names under `encoder.layer.N.`: BERT's, or MPNet's (`attention.attn.q/k/v/o`,
+/// `attention.LayerNorm`); the feed-forward names are the same.
+struct LayerNames {
+    let attention: String
+    let qkv: [String]
+    let attentionOutput: String
+    let attentionNorm: String
+
+    init(_ architecture: BertConfig.Architecture) {
+        switch architecture {
+        case .bert: (attention, qkv, attentionOutput, attentionNorm) = ("attention.self.", ["query", "key", "value"], "attention.output.dense", "attention.output.LayerNorm")
+        case .mpnet: (attention, qkv, attentionOutput, attentionNorm) = ("attention.attn.", ["q", "k", "v"], "attention.attn.o", "attention.LayerNorm")
         }
     }
 }

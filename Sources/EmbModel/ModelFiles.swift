@@ -49,6 +49,12 @@ public struct ModelFiles: Sendable {
         hasher.update("embcache-model\u{0}scheme=\(scheme)\u{0}")
         // What the files below do not say by themselves: the pooling, the sequence limit and the tokenizer.
         hasher.update("pooling=\(config.pooling) max_tokens=\(config.maxTokens) tokenizer=\(tokenizer.canonical)\u{0}")
+        // The architecture, when it is not BERT (so BERT fingerprints stay as they were): MPNet's
+        // relative position bias and position ids are arithmetic the files alone do not name.
+        if config.architecture == .mpnet {
+            hasher.update("architecture=mpnet buckets=\(config.relativeAttentionBuckets) max_distance=\(BertConfig.mpnetMaxDistance) "
+                          + "padding=\(config.paddingID)\u{0}")
+        }
         let vocabulary = FileManager.default.fileExists(atPath: self.vocabulary) ? self.vocabulary : self.tokenizerJSON
         for path in [self.weights, vocabulary, self.config] {
             guard let handle = FileHandle(forReadingAtPath: path) else {

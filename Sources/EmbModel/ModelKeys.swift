@@ -16,11 +16,21 @@ public struct ModelKeys: Sendable {
         let files = try ModelFiles(directory: directory)
         self.config = try BertConfig.load(directory: directory)
         let settings = try TokenizerSettings.load(directory: directory)
-        self.tokenizer = try BertTokenizer(vocabularyText: settings.vocabularyText, lowercase: settings.lowercase)
+        self.tokenizer = try Self.tokenizer(settings)
         guard self.tokenizer.vocabularySize == self.config.vocabularySize else {
             throw ModelError(.unsupportedModel, "the vocabulary has \(self.tokenizer.vocabularySize) tokens, config.json says \(self.config.vocabularySize)")
         }
         self.fingerprint = try files.fingerprint(scheme: scheme, config: self.config, tokenizer: settings)
+    }
+
+    /// The tokenizer of the model folder `directory` (BERT's or MPNet's, as its files say), without
+    /// reading the weights.
+    public static func tokenizer(directory: String) throws -> BertTokenizer {
+        try Self.tokenizer(TokenizerSettings.load(directory: directory))
+    }
+
+    static func tokenizer(_ settings: TokenizerSettings) throws -> BertTokenizer {
+        try BertTokenizer(vocabularyText: settings.vocabularyText, lowercase: settings.lowercase, specials: settings.specials)
     }
 
     /// The cache key of `text`.

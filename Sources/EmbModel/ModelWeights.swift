@@ -13,7 +13,7 @@ final class ModelWeights {
     private var widened: [String: UnsafeMutableBufferPointer<Float>] = [:]
 
     /// The name prefixes a BERT checkpoint is saved under, in the order they are tried.
-    static let knownPrefixes = ["", "bert.", "model."]
+    static let knownPrefixes = ["", "bert.", "model.", "mpnet."]
 
     init(path: String) throws {
         let file: SafeTensorsFile

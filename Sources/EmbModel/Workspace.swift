@@ -37,6 +37,7 @@ final class Workspace {
     let quantized = ScratchBuffer<UInt8>()  // (rows, ffn)     activations as uint8
     let scales = ScratchBuffer<Float>()  // (rows, ffn / group)
     let zeroPoints = ScratchBuffer<Int32>()  // (rows, ffn / group)
+    let positionBias = ScratchBuffer<Float>()  // MPNet: (heads, longest, longest) relative position bias
     /// Row strides (bytes, groups) of `quantized` and `scales`/`zeroPoints` when threads quantize
     /// disjoint row parts at once (LinearLayer.forward(part:)): the widest layer's, set and reserved
     /// for the whole batch by `reserveParts` before the threads start, so no part grows a buffer.

@@ -9,7 +9,7 @@ extension BertTokenizer {
         while i < n && state.budget > 0 {
             let b = p[i]
             if b < 0x80 {
-                if b == UInt8(ascii: "["), let (length, id) = self.specialToken(p, at: i) {
+                if self.mayStartSpecial(b), let (length, id) = self.specialToken(p, at: i) ?? self.normalizedToken(p, at: i) {
                     self.flushWord(&state)
                     if state.budget > 0 {  // the word just flushed may have used the last of it
                         state.ids.append(id)
@@ -57,7 +57,7 @@ extension BertTokenizer {
         return true
     }
 
-    /// An added token ("[CLS]" etc.) starting at `i`, matched case-sensitively in the raw text.
+    /// An added token ("[CLS]", "<s>" etc.) starting at `i`, matched case-sensitively in the raw text.
     @inline(__always)
     private func specialToken(_ p: UnsafeBufferPointer<UInt8>, at i: Int) -> (Int, Int32)? {
         for (token, id) in self.specialTokens where i + token.count <= p.count {

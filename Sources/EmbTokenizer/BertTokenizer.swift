@@ -4,6 +4,8 @@
 // cased model keeps both), BertPreTokenizer (whitespace split, punctuation isolated),
 // WordPiece (greedy longest match, "##" continuations, [UNK] for a word over 100 characters or with
 // an unmatched rest), [CLS] … [SEP], truncation to 256 tokens in all (sentence_bert_config.json).
+// MPNet's tokenizer is the same pipeline with other specials (SpecialTokens.swift): <s> … </s>, and
+// an added token ("<unk>") matched after normalization.
 //
 // Token ids are part of the cache key, so exactness is the first requirement; speed the second (this
 // runs on every cache hit). One pass over the UTF-8 bytes: ASCII through two 128-entry tables,
@@ -23,14 +25,18 @@ public struct BertTokenizer: Sendable {
     let tables = NormalizationTables.shared
     /// (bytes, id) of the added tokens matched in raw text, e.g. "[CLS]".
     let specialTokens: [([UInt8], Int32)]
+    /// (bytes, id) of the added tokens matched in normalized text (MPNet's "<unk>").
+    let normalizedTokens: [([UInt8], Int32)]
+    /// Bit b set: an added token starts with the ASCII byte b (the scan tries a match only there).
+    let specialStarts: (UInt64, UInt64)
 
-    /// Id of [CLS].
+    /// Id of [CLS] (or the model's first token, e.g. MPNet's <s>).
     public let clsID: Int32
-    /// Id of [SEP].
+    /// Id of [SEP] (or the model's last token, e.g. MPNet's </s>).
     public let sepID: Int32
-    /// Id of [PAD].
+    /// Id of [PAD] (MPNet: <pad>).
     public let padID: Int32
-    /// Id of [UNK].
+    /// Id of [UNK] (WordPiece's unknown piece).
     public let unkID: Int32
 
     /// Whether text is lowercased and stripped of accents (an uncased model) or kept as it is (cased).
@@ -51,8 +57,9 @@ public struct BertTokenizer: Sendable {
     }
 
     /// Builds the tokenizer from vocab.txt's contents (one token a line; the line number is the id).
-    /// `lowercase`: false for a cased model (no lowercasing, no accent stripping).
-    public init(vocabularyText: String, lowercase: Bool = true) throws {
+    /// `lowercase`: false for a cased model (no lowercasing, no accent stripping). `specials`: the
+    /// tokens around a text and the added tokens matched in it (BERT's by default).
+    public init(vocabularyText: String, lowercase: Bool = true, specials: SpecialTokens = .bert) throws {
         self.lowercase = lowercase
         let vocabulary = try Vocabulary(text: vocabularyText)
         func special(_ token: String) throws -> Int32 {
@@ -62,11 +69,20 @@ public struct BertTokenizer: Sendable {
             return id
         }
         self.vocabulary = vocabulary
-        self.clsID = try special("[CLS]")
-        self.sepID = try special("[SEP]")
-        self.padID = try special("[PAD]")
-        self.unkID = try special("[UNK]")
-        self.specialTokens = try ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"].map { (Array($0.utf8), try special($0)) }
+        self.clsID = try special(specials.cls)
+        self.sepID = try special(specials.sep)
+        self.padID = try special(specials.pad)
+        self.unkID = try special(specials.unk)
+        self.specialTokens = try specials.raw.map { (Array($0.utf8), try special($0)) }
+        self.normalizedTokens = try specials.normalized.map { (Array($0.utf8), try special($0)) }
+        var starts: (UInt64, UInt64) = (0, 0)
+        for (token, _) in self.specialTokens + self.normalizedTokens {
+            guard let b = token.first, b < 0x80 else {
+                throw TokenizerError(.badVocabulary, "the added token \(String(decoding: token, as: UTF8.self)) does not start with an ASCII character")
+            }
+            if b < 64 { starts.0 |= 1 << UInt64(b) } else { starts.1 |= 1 << UInt64(b - 64) }
+        }
+        self.specialStarts = starts
     }
 
     /// The token ids of `text`, [CLS] first and [SEP] last, at most `maxTokens` in all.

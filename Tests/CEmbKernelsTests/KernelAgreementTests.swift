@@ -179,11 +179,19 @@ import Testing
             let h = d * heads, ld = 3 * h
             let qkv = (0..<t * ld).map { _ in Float.random(in: -3...3, using: &rng) }
             let scale = 1 / Float(d).squareRoot()
+            // Without and with an additive score bias (MPNet's relative positions): [heads][t][ldb].
+            let ldb = t + 3
+            for biased in [false, true] {
+            let bias = biased ? (0..<heads * t * ldb).map { _ in Float.random(in: -2...2, using: &rng) } : []
             for head in [0, heads - 1] {
                 let (q, k, v) = (head * d, h + head * d, 2 * h + head * d)
+                let b0 = head * t * ldb
+                func withBias<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
+                    biased ? bias.withUnsafeBufferPointer { body($0.baseAddress! + b0) } : body(nil)
+                }
                 var expected = [Double](repeating: 0, count: t * d)
                 for i in 0..<t {
-                    var p = (0..<t).map { j in (0..<d).reduce(0.0) { $0 + Double(qkv[i * ld + q + $1]) * Double(qkv[j * ld + k + $1]) } * Double(scale) }
+                    var p = (0..<t).map { j in (0..<d).reduce(0.0) { $0 + Double(qkv[i * ld + q + $1]) * Double(qkv[j * ld + k + $1]) } * Double(scale) + (biased ? Double(bias[b0 + i * ldb + j]) : 0) }
                     let mx = p.max()!
                     p = p.map { Foundation.exp($0 - mx) }
                     let sum = p.reduce(0, +)
@@ -194,7 +202,9 @@ import Testing
                     var out = [Float](repeating: .nan, count: t * h)
                     qkv.withUnsafeBufferPointer { b in
                         let base = b.baseAddress!
-                        embk_attention(path, Int32(t), Int32(d), scale, base + q, base + k, base + v, Int32(ld), &out[head * d], Int32(h), &scratch)
+                        withBias { bp in
+                            embk_attention(path, Int32(t), Int32(d), scale, base + q, base + k, base + v, Int32(ld), bp, Int32(ldb), &out[head * d], Int32(h), &scratch)
+                        }
                     }
                     let worst = (0..<t * d).map { abs(Double(out[($0 / d) * h + head * d + $0 % d]) - expected[$0]) }.max()!
                     #expect(worst <= 1e-5, "t\(t) d\(d) head \(head) \(String(cString: embk_path_name(path))): \(worst)")
@@ -206,11 +216,15 @@ import Testing
                     let base = b.baseAddress!
                     embk_transpose(base + k, Int32(t), Int32(d), Int32(ld), &kt, Int32(t))
                     embk_sgemm_nn(Int32(t), Int32(t), Int32(d), scale, base + q, Int32(ld), kt, Int32(t), &scores, Int32(t), 0)
+                    if biased { for i in 0..<t { for j in 0..<t { scores[i * t + j] += bias[b0 + i * ldb + j] } } }
                     embk_softmax_rows(&scores, Int32(t), Int32(t), Int32(t))
                     embk_sgemm_nn(Int32(t), Int32(d), Int32(t), 1, scores, Int32(t), base + v, Int32(ld), &steps, Int32(d), 0)
-                    embk_attention(EMBK_PATH_AVX512VNNI, Int32(t), Int32(d), scale, base + q, base + k, base + v, Int32(ld), &fused, Int32(d), &scratch)
+                    withBias { bp in
+                        embk_attention(EMBK_PATH_AVX512VNNI, Int32(t), Int32(d), scale, base + q, base + k, base + v, Int32(ld), bp, Int32(ldb), &fused, Int32(d), &scratch)
+                    }
                 }
-                #expect(fused == steps, "t\(t) d\(d): the fused kernel's bits differ from its steps'")
+                #expect(fused == steps, "t\(t) d\(d) bias \(biased): the fused kernel's bits differ from its steps'")
+            }
             }
         }
     }

@@ -1,5 +1,5 @@
 """Shared helpers of the integration tests: results, free loopback ports, waiting for a listener."""
-import os, socket, time
+import os, socket, struct, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("EMBCACHE_BIN", os.path.join(ROOT, ".build", "release", "embcache"))
@@ -55,3 +55,34 @@ def stop_all(procs, work=None, ids=()):
             f = os.path.join(work, f"{n}.log")
             if os.path.exists(f):
                 print(f"---- {n} log ----\n" + open(f).read()[-1500:])
+
+
+def floats(b):
+    """A vector's float32 little-endian bytes (RESP's reply) as floats."""
+    return struct.unpack(f"<{len(b) // 4}f", b)
+
+
+def cosine(a, b):
+    dot = sum(x * y for x, y in zip(a, b))
+    return dot / (sum(x * x for x in a) ** 0.5 * sum(y * y for y in b) ** 0.5)
+
+
+def info_models(client):
+    """INFO models as {"model0": {field: value}, ..., "models_weight_bytes": value}, all strings (read raw:
+    redis-py would parse and retype INFO itself)."""
+    port = client.connection_pool.connection_kwargs["port"]
+    with socket.create_connection(("127.0.0.1", port), 30) as s:
+        s.sendall(resp("INFO", "models"))
+        data = b""
+        while not data.endswith(b"\r\n\r\n\r\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    text = data.split(b"\r\n", 1)[1].decode()
+    lines = [l for l in text.splitlines() if l.startswith("model") and ":" in l]
+    out = {}
+    for l in lines:
+        key, value = l.split(":", 1)
+        out[key] = dict(kv.split("=", 1) for kv in value.split(",")) if "=" in value else value
+    return out

@@ -10,7 +10,7 @@ Everything started here is stopped by PID; loops are bounded."""
 import base64, json, os, shutil, socket, struct, subprocess, sys, tempfile, time, urllib.error, urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BIN, ROOT, check, free_port, resp, stop, stop_all, summary, wait_port
+from harness import BIN, ROOT, check, cosine, floats, free_port, info_models, resp, stop, stop_all, summary, wait_port
 import redis
 from openai import NotFoundError, OpenAI
 
@@ -28,15 +28,6 @@ def references(path, limit=None):
     return {r["text"]: struct.unpack(f"<{len(base64.b64decode(r['embedding_base64'])) // 4}f", base64.b64decode(r["embedding_base64"])) for r in rows}
 
 
-def floats(b):
-    return struct.unpack(f"<{len(b) // 4}f", b)
-
-
-def cosine(a, b):
-    dot = sum(x * y for x, y in zip(a, b))
-    return dot / (sum(x * x for x in a) ** 0.5 * sum(y * y for y in b) ** 0.5)
-
-
 def min_cosine(got, refs):
     return min(cosine(got[t], refs[t]) for t in refs)
 
@@ -46,27 +37,6 @@ def start(node_id):
     p = subprocess.Popen([BIN, "serve", "--cluster", cluster, "--node", node_id], cwd=ROOT, stdout=log, stderr=log)
     procs.append(p)
     return p
-
-
-def info_models(client):
-    """INFO models as {"model0": {field: value}, ..., "models_weight_bytes": value}, all strings (read raw:
-    redis-py would parse and retype INFO itself)."""
-    port = client.connection_pool.connection_kwargs["port"]
-    with socket.create_connection(("127.0.0.1", port), 30) as s:
-        s.sendall(resp("INFO", "models"))
-        data = b""
-        while not data.endswith(b"\r\n\r\n\r\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    text = data.split(b"\r\n", 1)[1].decode()
-    lines = [l for l in text.splitlines() if l.startswith("model") and ":" in l]
-    out = {}
-    for l in lines:
-        key, value = l.split(":", 1)
-        out[key] = dict(kv.split("=", 1) for kv in value.split(",")) if "=" in value else value
-    return out
 
 
 minilm_refs = references(os.path.join(FIXTURES, "encoder", "reference.public.jsonl"), 24)

@@ -63,10 +63,12 @@ static inline void embk_spin_pause(void) {
 
 /// Floats of scratch embk_attention needs for t tokens and heads of d.
 size_t embk_attention_scratch(int t, int d);
-/// One head of self-attention for one text: out (t, d; row stride ldo) = softmax(scale·Q·Kᵀ)·V, where
-/// q, k, v are (t, d) with row stride ld (columns of the fused QKV rows). `path` EMBK_PATH_AVX512VNNI
+/// One head of self-attention for one text: out (t, d; row stride ldo) = softmax(scale·Q·Kᵀ + B)·V, where
+/// q, k, v are (t, d) with row stride ld (columns of the fused QKV rows). B is an optional additive
+/// score bias: `bias` points at this head's (t, t) block of a [heads][seq][seq] table with row stride
+/// `ldb` (MPNet's relative position bias), or is NULL (BERT: no bias). `path` EMBK_PATH_AVX512VNNI
 /// runs the fused AVX-512 kernel, any other the portable steps. scratch: embk_attention_scratch floats.
 void embk_attention(embk_path path, int t, int d, float scale, const float *q, const float *k, const float *v, int ld,
-                    float *out, int ldo, float *scratch);
+                    const float *bias, int ldb, float *out, int ldo, float *scratch);
 
 #endif
