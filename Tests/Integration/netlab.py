@@ -32,6 +32,16 @@ def can_create_namespaces():
     return True, ""
 
 
+def sweep_stale():
+    """Deletes namespaces an earlier run of these tests left behind when it was killed (-9: no
+    cleanup ran): only `ecnf<pid>-*` names, and only when that PID no longer runs."""
+    for line in sh("ip", "netns", "list", check=False).stdout.splitlines():
+        name = line.split()[0] if line.split() else ""
+        pid = name[4:].split("-")[0] if name.startswith("ecnf") else ""
+        if pid.isdigit() and int(pid) != os.getpid() and not os.path.exists(f"/proc/{pid}"):
+            sh("ip", "netns", "del", name, check=False)
+
+
 class InNamespace:
     """Moves the calling thread (only it: setns is per thread) into a namespace and back. Sockets
     made inside stay in that namespace for their whole life, whichever thread uses them later."""
@@ -64,8 +74,9 @@ class Lab:
         self.procs = []      # Popen of everything started, stopped by PID
         self.closed = False
         atexit.register(self.close)
-        previous = signal.getsignal(signal.SIGTERM)
-        signal.signal(signal.SIGTERM, lambda *_: (self.close(), os._exit(143)) if previous in (signal.SIG_DFL, None) else previous())
+        # `timeout` (Scripts/test) ends a test with SIGTERM, which skips atexit: clean up, then exit.
+        signal.signal(signal.SIGTERM, lambda *_: (self.close(), os._exit(143)))
+        sweep_stale()
         sh("ip", "netns", "add", self.hub)
         sh("ip", "-n", self.hub, "link", "add", "br0", "type", "bridge")
         sh("ip", "-n", self.hub, "link", "set", "br0", "up")

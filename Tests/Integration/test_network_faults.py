@@ -13,12 +13,7 @@ here is stopped by PID and every namespace deleted, also on failure (try/finally
 import json, os, secrets, signal, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BIN, ROOT, check, summary, results
 import netlab
-from netlab import Lab, run_in
-from faultproxy import FaultProxy
-import netload
-from netload import run_load, owners, time_to_ownership, REQUEST_TIMEOUT
 
 ok, why = netlab.can_create_namespaces()
 if not ok:
@@ -26,8 +21,17 @@ if not ok:
     print("0 passed, 0 failed, 1 skipped")
     sys.exit(0)
 
+from harness import BIN, ROOT, check, summary, results
+from netlab import Lab, run_in
+from faultproxy import FaultProxy
+import netload
+from netload import run_load, owners, time_to_ownership, REQUEST_TIMEOUT
+
 SECONDS = float(os.environ.get("NETFAULTS_SECONDS", "6"))
 OWNERSHIP_BOUND = 5.0  # seconds from heal to full ownership (health PINGs every 500 ms)
+# A silent peer is declared down after 3 missed PINGs 500 ms apart (Docs/operations.md): a request
+# should not wait much past that verdict.
+HALF_OPEN_BOUND = 2.5
 SECRET = secrets.token_hex(16)  # non-loopback binds need a secret (BindPolicy, Docs/operations.md)
 work = tempfile.mkdtemp()
 lab = Lab()
@@ -53,8 +57,29 @@ def start_node(i, ids):
     return p
 
 
-def measure(name, load, nodes_failing=(), heal=None, expected=None, hosts=None):
+def forwards(roles):
+    """Forwards made so far by each node of `roles` that the client can ask (INFO cluster)."""
+    made = {}
+    for r in roles:
+        try:
+            made[r] = netload.info(lab.ns("cl"), lab.addr(r), SECRET, "cluster")["forwards"]
+        except Exception:
+            pass  # a node its clients cannot reach right now
+    return made
+
+
+def faulted(setup, targets_=None):
+    """Runs the load under the fault `setup` made; returns (load, forwards made during it)."""
+    before = forwards(ids)
+    setup()
+    result = load(targets_ or targets)
+    after = forwards(ids)
+    return result, sum(after[r] - before[r] for r in after.keys() & before.keys())
+
+
+def measure(name, run, nodes_failing=(), heal=None, expected=None, hosts=None):
     """Checks a scenario's load and adds its row; `heal` ends the fault, then ownership is timed."""
+    load, fwd = run
     serving = [n for n in load.ok.keys() | load.failed.keys() if n not in nodes_failing]
     total, failed, wrong, lat = load.counts()
     _, failed_ok, _, _ = load.counts(serving)
@@ -69,13 +94,25 @@ def measure(name, load, nodes_failing=(), heal=None, expected=None, hosts=None):
         heal()
         back = time_to_ownership(lab.ns("cl"), [lab.addr(h) for h in hosts or ids], SECRET, probes, expected or baseline, OWNERSHIP_BOUND)
         check(f"{name}: full ownership back within {OWNERSHIP_BOUND:.0f} s of the heal", back is not None)
-    rows.append((name, total, failed, wrong, load.percentile(0.5) * 1000, load.percentile(0.99) * 1000, max(lat, default=0) * 1000, back))
+    worst = max((load.percentile(0.99, [n]), n) for n in load.ok.keys() | load.failed.keys())
+    rows.append((name, total, fwd, failed, wrong, load.percentile(0.5) * 1000, load.percentile(0.99) * 1000, worst[0] * 1000, worst[1],
+                 max(lat, default=0) * 1000, back))
     for n in sorted(load.ok.keys() | load.failed.keys()):
         t, f, w, l = load.counts([n])
         print(f"       at {n}: {t} requests, {f} failed, {w} wrong, p99 {load.percentile(0.99, [n]) * 1000:.1f} ms, max {max(l) * 1000:.0f} ms"
               + (f", errors {sorted(load.errors[n])[:3]}" if n in load.errors else ""), flush=True)
-    print(f"     {name}: {total} requests, {failed} failed, {wrong} wrong, p50 {rows[-1][4]:.1f} ms, p99 {rows[-1][5]:.1f} ms, "
-          f"max {rows[-1][6]:.0f} ms, ownership back {'-' if back is None else f'{back:.2f} s'}", flush=True)
+    print(f"     {name}: {total} requests, {failed} failed, {wrong} wrong, p50 {rows[-1][4]:.1f} ms, p99 {rows[-1][6]:.1f} ms, "
+          f"max {rows[-1][9]:.0f} ms, ownership back {'-' if back is None else f'{back:.2f} s'}", flush=True)
+
+
+def known_bug(name, ok, bug):
+    """A check that fails today because of a product bug owned elsewhere: printed as `xfail` with the
+    bug, not counted as a failure; when it starts passing, it says so loudly (remove the marker)."""
+    if ok:
+        print(f"XPASS {name}: the bug seems fixed ({bug}); make this a plain check", flush=True)
+        results["passed"] += 1
+    else:
+        print(f"xfail {name}: known bug: {bug}", flush=True)
 
 
 def cut(role, peers, verdict):
@@ -105,7 +142,9 @@ try:
     targets = {i: lab.addr(i) for i in ids}
     time.sleep(1.5)  # first health rounds
 
-    pool = [f"network fault text {k}: retrieval augmented generation over a flaky network" for k in range(700)]
+    # Each scenario asks its own 160 texts, so its first asks are misses and forwards (the hot cache
+    # keeps a forwarded answer 30 s) and the rest hits: both paths cross the fault.
+    pool = [f"network fault text {k}: retrieval augmented generation over a flaky network" for k in range(1440)]
     out = subprocess.run([BIN, "embed", *pool], cwd=ROOT, capture_output=True, timeout=300).stdout.decode().splitlines()
     import numpy as np
     reference = {t: np.array(json.loads(l)["embedding"], np.float32).tobytes() for t, l in zip(pool, out)}
@@ -114,28 +153,30 @@ try:
     baseline = owners(lab.ns("cl"), lab.addr("n1"), SECRET, probes)
     check("every node names the same owners with all up", all(owners(lab.ns("cl"), lab.addr(i), SECRET, probes) == baseline for i in ids))
     check("probes spread over the three nodes", set(baseline or []) == set(ids))
-    slices = iter(pool[k:k + 70] for k in range(0, len(pool), 70))
+    slices = iter(pool[k:k + 160] for k in range(0, len(pool), 160))
     load = lambda tg=targets: run_load(lab.ns("cl"), tg, next(slices), reference, SECRET, SECONDS)
 
-    measure("no fault (through the proxy)", load(), heal=lambda: None)
+    measure("no fault (through the proxy)", faulted(lambda: None), heal=lambda: None)
 
-    cut("n1", ["n2", "px", "n3"], "reject with tcp reset")
-    measure("n1 cut from its peers (resets), clients reach all", load(), heal=lambda: lab.heal("n1"))
+    measure("n1 cut from its peers (resets), clients reach all", faulted(lambda: cut("n1", ["n2", "px", "n3"], "reject with tcp reset")),
+            heal=lambda: lab.heal("n1"))
 
-    cut("n1", ["cl"], "reject with tcp reset")
-    measure("clients cut from n1, peers reach it", load(), nodes_failing=("n1",), heal=lambda: lab.heal("n1"))
+    measure("clients cut from n1, peers reach it", faulted(lambda: cut("n1", ["cl"], "reject with tcp reset")), nodes_failing=("n1",),
+            heal=lambda: lab.heal("n1"))
 
-    cut("n1", ["rd"], "drop")
-    measure("n1 cut from Redis (silent drop)", load(), heal=lambda: lab.heal("n1"))
+    measure("n1 cut from Redis (silent drop)", faulted(lambda: cut("n1", ["rd"], "drop")), heal=lambda: lab.heal("n1"))
 
-    cut("n1", ["n2", "px"], "drop")
-    measure("n1 <-> n2 half-open (silent drop, no RST)", load(), heal=lambda: lab.heal("n1"))
+    half_open = faulted(lambda: cut("n1", ["n2", "px"], "drop"))
+    slowest = max(half_open[0].counts()[3], default=0)
+    known_bug(f"half-open: no request waits past the health check's verdict + 1 s ({HALF_OPEN_BOUND} s)", slowest <= HALF_OPEN_BOUND,
+              f"a forward already sent to a peer that went silent waits PeerClient.commandTimeout (10 s) although the health "
+              f"check marks the peer down within ~0.5 s (slowest request {slowest:.1f} s; Sources/EmbServer/Cluster, issue17-peers)")
+    measure("n1 <-> n2 half-open (silent drop, no RST)", half_open, heal=lambda: lab.heal("n1"))
 
-    proxy.delay_ms = 30
-    measure("n2 slow for n1 (30 ms per reply)", load(), heal=lambda: setattr(proxy, "delay_ms", 0))
+    measure("n2 slow for n1 (30 ms per reply)", faulted(lambda: setattr(proxy, "delay_ms", 30)), heal=lambda: setattr(proxy, "delay_ms", 0))
 
-    proxy.reset_over = 64
-    measure("n1 -> n2 reset mid-reply (PING passes)", load(), heal=lambda: setattr(proxy, "reset_over", None))
+    measure("n1 -> n2 reset mid-reply (PING passes)", faulted(lambda: setattr(proxy, "reset_over", 64)),
+            heal=lambda: setattr(proxy, "reset_over", None))
     check("the proxy did reset replies mid-way", proxy.resets > 0, f"{proxy.resets} resets")
 
     # Membership disagreement: n1 (and the new n4) know four nodes; n2 and n3 still know three.
@@ -148,9 +189,9 @@ try:
     view_old = owners(lab.ns("cl"), lab.addr("n2"), SECRET, probes)
     crossing = sum(o == "n1" and w == "n4" for o, w in zip(view_old, view_new or []))
     check("n1 reloaded four nodes, n2 still three: keys n2 sends to n1 that n1 thinks n4 owns", crossing > 0, f"{crossing}")
-    before = netload.info(lab.ns("cl"), lab.addr("n1"), SECRET, "cluster")["forwards"]
-    disagree = load({"n2": lab.addr("n2"), "n3": lab.addr("n3")})
-    after = netload.info(lab.ns("cl"), lab.addr("n1"), SECRET, "cluster")["forwards"]
+    before = forwards(["n1"])["n1"]
+    disagree = faulted(lambda: None, {"n2": lab.addr("n2"), "n3": lab.addr("n3")})
+    after = forwards(["n1"])["n1"]
     check("a forwarded request is never forwarded again (n1 made 0 forwards for n2's and n3's load)", after == before, f"{after - before} forwards")
 
     def reload_rest():
@@ -169,9 +210,11 @@ finally:
                 print(f"---- {i} log ----\n" + open(f).read()[-1500:])
     lab.close()
 
-table = ["| scenario | requests | failed | wrong | p50 ms | p99 ms | max ms | full ownership after heal |", "|---|---|---|---|---|---|---|---|"]
-for name, total, failed, wrong, p50, p99, mx, back in rows:
-    table.append(f"| {name} | {total} | {failed} | {wrong} | {p50:.1f} | {p99:.1f} | {mx:.0f} | {'-' if back is None else f'{back:.2f} s'} |")
+table = ["| scenario | requests | forwards | failed | wrong | p50 ms | p99 ms | worst node's p99 ms | max ms | full ownership after heal |",
+         "|---|---|---|---|---|---|---|---|---|---|"]
+for name, total, fwd, failed, wrong, p50, p99, worst, node, mx, back in rows:
+    table.append(f"| {name} | {total} | {fwd} | {failed} | {wrong} | {p50:.1f} | {p99:.1f} | {worst:.1f} ({node}) | {mx:.0f} | "
+                 f"{'-' if back is None else f'{back:.2f} s'} |")
 print("\n".join(table))
 if os.environ.get("NETFAULTS_TABLE"):
     open(os.environ["NETFAULTS_TABLE"], "w").write("\n".join(table) + "\n")
