@@ -27,9 +27,14 @@ class Load:
         self.lock = threading.Lock()
         self.ok, self.failed, self.wrong = {}, {}, {}
         self.errors = {}
+        self.asked = set()   # (node, text) pairs asked once already
+        self.first = []      # latencies of each text's first ask at a node: its miss / forward
 
-    def record(self, node, seconds, answer, expected, error=None):
+    def record(self, node, seconds, answer, expected, error=None, text=None):
         with self.lock:
+            if text is not None and (node, text) not in self.asked:
+                self.asked.add((node, text))
+                self.first.append(seconds)
             if error is not None:
                 self.failed.setdefault(node, []).append(seconds)
                 self.errors.setdefault(node, set()).add(type(error).__name__ + ": " + str(error)[:80])
@@ -44,8 +49,8 @@ class Load:
         wrong = sum(v for n, v in self.wrong.items() if nodes is None or n in nodes)
         return len(ok) + len(failed), len(failed), wrong, ok + failed
 
-    def percentile(self, q, nodes=None):
-        lat = sorted(self.counts(nodes)[3])
+    def percentile(self, q, nodes=None, first=False):
+        lat = sorted(self.first if first else self.counts(nodes)[3])
         return lat[min(len(lat) - 1, int(q * len(lat)))] if lat else 0.0
 
 
@@ -65,9 +70,9 @@ def run_load(ns, targets, texts, reference, secret, seconds, threads_per_node=2)
                 start = time.perf_counter()
                 try:
                     answer = c.execute_command("EMBED", text)
-                    load.record(node, time.perf_counter() - start, answer, reference[text])
+                    load.record(node, time.perf_counter() - start, answer, reference[text], text=text)
                 except redis.RedisError as e:
-                    load.record(node, time.perf_counter() - start, None, None, e)
+                    load.record(node, time.perf_counter() - start, None, None, e, text=text)
                     time.sleep(0.05)  # a refused node would otherwise be hammered in a tight loop
             c.close()
 

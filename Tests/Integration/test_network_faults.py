@@ -96,13 +96,13 @@ def measure(name, run, nodes_failing=(), heal=None, expected=None, hosts=None):
         check(f"{name}: full ownership back within {OWNERSHIP_BOUND:.0f} s of the heal", back is not None)
     worst = max((load.percentile(0.99, [n]), n) for n in load.ok.keys() | load.failed.keys())
     rows.append((name, total, fwd, failed, wrong, load.percentile(0.5) * 1000, load.percentile(0.99) * 1000, worst[0] * 1000, worst[1],
-                 max(lat, default=0) * 1000, back))
+                 len(load.first), load.percentile(0.99, first=True) * 1000, max(lat, default=0) * 1000, back))
     for n in sorted(load.ok.keys() | load.failed.keys()):
         t, f, w, l = load.counts([n])
         print(f"       at {n}: {t} requests, {f} failed, {w} wrong, p99 {load.percentile(0.99, [n]) * 1000:.1f} ms, max {max(l) * 1000:.0f} ms"
               + (f", errors {sorted(load.errors[n])[:3]}" if n in load.errors else ""), flush=True)
-    print(f"     {name}: {total} requests, {failed} failed, {wrong} wrong, p50 {rows[-1][4]:.1f} ms, p99 {rows[-1][6]:.1f} ms, "
-          f"max {rows[-1][9]:.0f} ms, ownership back {'-' if back is None else f'{back:.2f} s'}", flush=True)
+    print(f"     {name}: {total} requests, {failed} failed, {wrong} wrong, p50 {rows[-1][5]:.1f} ms, p99 {rows[-1][6]:.1f} ms, "
+          f"first asks p99 {rows[-1][10]:.1f} ms, max {rows[-1][11]:.0f} ms, ownership back {'-' if back is None else f'{back:.2f} s'}", flush=True)
 
 
 def known_bug(name, ok, bug):
@@ -210,10 +210,10 @@ finally:
                 print(f"---- {i} log ----\n" + open(f).read()[-1500:])
     lab.close()
 
-table = ["| scenario | requests | forwards | failed | wrong | p50 ms | p99 ms | worst node's p99 ms | max ms | full ownership after heal |",
-         "|---|---|---|---|---|---|---|---|---|---|"]
-for name, total, fwd, failed, wrong, p50, p99, worst, node, mx, back in rows:
-    table.append(f"| {name} | {total} | {fwd} | {failed} | {wrong} | {p50:.1f} | {p99:.1f} | {worst:.1f} ({node}) | {mx:.0f} | "
+table = ["| scenario | requests | forwards | failed | wrong | p50 ms | p99 ms | worst node's p99 ms | first asks | their p99 ms | max ms "
+         "| full ownership after heal |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+for name, total, fwd, failed, wrong, p50, p99, worst, node, firsts, first99, mx, back in rows:
+    table.append(f"| {name} | {total} | {fwd} | {failed} | {wrong} | {p50:.1f} | {p99:.1f} | {worst:.1f} ({node}) | {firsts} | {first99:.1f} | {mx:.0f} | "
                  f"{'-' if back is None else f'{back:.2f} s'} |")
 print("\n".join(table))
 if os.environ.get("NETFAULTS_TABLE"):
