@@ -2,6 +2,10 @@
 // Scripts/anchors/ort_anchor.py measures ONNX Runtime (the anchor): the file cut into batches of B,
 // one warm-up batch, then 3 timed repetitions of secs/3 each; the median is printed.
 // Scripts/bench-encoder runs both in one command, interleaved, and prints the ratios.
+// Beside texts/s it prints the effective multiply-adds per second (BertConfig.multiplyAdds of the
+// texts' real token counts: dense layers and attention) and their share of the int8 peak measured in
+// the same command on the encoder's threads (BertEncoder.measurePeak), before every batch size; the
+// share is taken against the highest peak measured so far, and the last line gives the peak.
 import ArgumentParser
 import EmbModel
 import Foundation
@@ -9,7 +13,7 @@ import Foundation
 struct BenchEncoderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "encoder",
-        abstract: "Encoder throughput: one line `encoder batch=B texts/s=X tokens/s=Y` per batch size, then peak RSS."
+        abstract: "Encoder throughput: one line `encoder batch=B texts/s=X tokens/s=Y macs/s=M peak_share=P%` per batch size, then the measured int8 peak and peak RSS."
     )
 
     @Option(help: "A JSONL file of {\"text\": ...} lines.")
@@ -24,6 +28,9 @@ struct BenchEncoderCommand: ParsableCommand {
     @Option(help: "Encoder threads.")
     var threads: Int = 2
 
+    @Option(help: "Seconds of the int8 peak measurement before each batch size.")
+    var peakSecs: Double = 0.5
+
     @Option(help: "The model folder.")
     var model: String = ModelFiles.defaultDirectory
 
@@ -32,12 +39,14 @@ struct BenchEncoderCommand: ParsableCommand {
         let texts = try JSONLines.texts(path: self.input).map(model.tokenize)
         guard !texts.isEmpty else { throw ValidationErrorMessage("\(self.input) has no texts") }
         print("encoder kernel=\(model.encoder.kernelName) threads=\(model.encoder.threads) load_s=\(String(format: "%.3f", model.loadSeconds))")
+        var peak = 0.0
         for size in self.batch.split(separator: ",").compactMap({ Int($0) }) where size > 0 {
+            peak = max(peak, model.encoder.measurePeak(seconds: self.peakSecs))
             let groups = stride(from: 0, to: max(texts.count - size + 1, 1), by: size).map { Array(texts[$0..<min($0 + size, texts.count)]) }
             _ = model.encoder.embed(groups[0])
-            var runs: [(texts: Double, tokens: Double)] = []
+            var runs: [(texts: Double, tokens: Double, macs: Double)] = []
             for _ in 0..<3 {
-                var (n, t, k) = (0, 0, 0)
+                var (n, t, k, macs) = (0, 0, 0, 0)
                 let start = DispatchTime.now().uptimeNanoseconds
                 var elapsed = 0.0
                 while elapsed < self.secs / 3 {
@@ -45,14 +54,18 @@ struct BenchEncoderCommand: ParsableCommand {
                     _ = model.encoder.embed(g)
                     t += g.count
                     k += g.reduce(0) { $0 + $1.count }
+                    macs += g.reduce(0) { $0 + model.config.multiplyAdds(tokens: $1.count) }
                     n += 1
                     elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 }
-                runs.append((Double(t) / elapsed, Double(k) / elapsed))
+                runs.append((Double(t) / elapsed, Double(k) / elapsed, Double(macs) / elapsed))
             }
             runs.sort { $0.texts < $1.texts }
-            print("encoder batch=\(size) texts/s=\(String(format: "%.1f", runs[1].texts)) tokens/s=\(Int(runs[1].tokens))")
+            let median = runs[1]
+            print("encoder batch=\(size) texts/s=\(String(format: "%.1f", median.texts)) tokens/s=\(Int(median.tokens))"
+                  + " macs/s=\(String(format: "%.1fG", median.macs / 1e9)) peak_share=\(String(format: "%.1f", 100 * median.macs / peak))%")
         }
+        print("peak kernel=\(model.encoder.kernelName) threads=\(model.encoder.threads) int8_macs/s=\(String(format: "%.1fG", peak / 1e9))")
         print("peak_rss_mb=\(String(format: "%.1f", PeakRSS.megabytes()))")
     }
 }

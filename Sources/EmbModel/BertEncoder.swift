@@ -29,6 +29,8 @@ public final class BertEncoder: Sendable {
     public let kernelName: String
     /// Threads one forward pass uses.
     public let threads: Int
+    /// The int8 kernel path (for `.float32`, the best path of this CPU: what measurePeak runs).
+    let kernelPath: embk_path
 
     let embeddings: Embeddings
     let layers: [TransformerLayer]
@@ -73,6 +75,7 @@ public final class BertEncoder: Sendable {
         self.config = config
         self.precision = precision
         self.kernelName = precision == .int8 ? String(cString: embk_path_name(kernelPath)) : "float32"
+        self.kernelPath = kernelPath
         self.threads = max(1, threads)
         self.pool = WorkerPool(threads: self.threads)
         self.workspace = Mutex(Workspace())

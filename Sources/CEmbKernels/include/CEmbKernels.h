@@ -58,6 +58,13 @@ void embk_sgemm_nn(int m, int n, int k, float alpha, const float *a, int lda, co
 static inline void embk_spin_pause(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
+/// The int8 multiply-add peak loop (peak.c): `iterations` rounds of the path's best int8 multiply-add
+/// instruction on registers only, on the calling thread. Returns the MACs executed (0 when the CPU
+/// cannot run `path`); MACs divided by the seconds it took is that thread's int8 peak.
+int64_t embk_peak_macs(embk_path path, int64_t iterations);
+/// MACs of one iteration of embk_peak_macs on `path`.
+int64_t embk_peak_macs_per_iteration(embk_path path);
+
 #endif
 }
 
@@ -70,5 +77,12 @@ size_t embk_attention_scratch(int t, int d);
 /// runs the fused AVX-512 kernel, any other the portable steps. scratch: embk_attention_scratch floats.
 void embk_attention(embk_path path, int t, int d, float scale, const float *q, const float *k, const float *v, int ld,
                     const float *bias, int ldb, float *out, int ldo, float *scratch);
+
+/// The int8 multiply-add peak loop (peak.c): `iterations` rounds of the path's best int8 multiply-add
+/// instruction on registers only, on the calling thread. Returns the MACs executed (0 when the CPU
+/// cannot run `path`); MACs divided by the seconds it took is that thread's int8 peak.
+int64_t embk_peak_macs(embk_path path, int64_t iterations);
+/// MACs of one iteration of embk_peak_macs on `path`.
+int64_t embk_peak_macs_per_iteration(embk_path path);
 
 #endif
