@@ -76,7 +76,10 @@ public struct SavingsSnapshot: Sendable, Codable {
 extension ServerContext {
     /// This node's snapshot now.
     public func savingsSnapshot() -> SavingsSnapshot {
-        let node = self.node
+        // The ledger is the node's (one for every lane); the encoder and health figures are the
+        // default lane's, so the snapshot names that lane's model.
+        let lane = self.models.defaultLane
+        let node = lane.node
         let now = node.now()
         let accounts = node.savings.all
         var callers: [SavingsSnapshot.Caller] = []
@@ -94,7 +97,7 @@ extension ServerContext {
         let cluster = self.cluster?.summary
         let sample = node.savings.overlap.export()
         return SavingsSnapshot(
-            node: self.nodeID, model: Self.modelName, time: now, prices: node.savings.prices,
+            node: self.nodeID, model: lane.name, time: now, prices: node.savings.prices,
             encoder: .init(seconds: b.seconds, tokens: b.tokens, texts: b.texts, threads: node.model.encoder.threads, secondsPerToken: node.secondsPerToken),
             health: .init(l2Enabled: node.l2 != nil, l2Up: node.l2?.stats.isUp ?? false, l1Entries: l1.entries, l1Bytes: l1.bytes,
                           peersUp: cluster?.up ?? 0, peersDown: cluster?.down ?? 0, encoderQueue: node.batcher.depth,
@@ -103,9 +106,6 @@ extension ServerContext {
             overlap: .init(level: sample.level, capacity: node.savings.overlap.capacity, callers: accounts.map(\.name),
                            entries: sample.entries.map { [$0.hash, $0.mask] + $0.seen.map(UInt64.init) }))
     }
-
-    /// The model label of the savings figures (one model per node today).
-    static let modelName = "all-MiniLM-L6-v2"
 }
 
 extension SavingsSnapshot {

@@ -10,8 +10,8 @@ import Synchronization
 public final class ServerContext: Sendable {
     /// The served models (ModelCatalog): one lane each, the default first.
     public let models: ModelCatalog
-    /// The default model's lane (what requests that name no model get).
-    public var node: EmbeddingNode { self.models.defaultLane.node }
+    /// Model names -> lanes, the same for RESP and HTTP.
+    package let lanes: LaneResolver
     public let nodeID: String
     /// The cluster secret; nil = open (loopback only). Prints as "<redacted>".
     public let secret: Secret?
@@ -21,6 +21,8 @@ public final class ServerContext: Sendable {
     public let limits: ConnectionLimits
     /// Failed AUTH / bearer attempts, per client address, and the delays they earn.
     public let authThrottle = AuthThrottle()
+    /// The credential check of both doors (the secret, the throttle).
+    let authGate: AuthGate
     /// Open client connections (RESP and HTTP) and those refused at `limits.maxClients`.
     let openConnections = Atomic<Int>(0)
     let rejectedConnections = Atomic<Int>(0)
@@ -46,7 +48,12 @@ public final class ServerContext: Sendable {
         self.nodeID = nodeID
         self.secret = secret
         self.metrics = metrics
+        self.lanes = LaneResolver(models)
+        self.authGate = AuthGate(secret: secret, throttle: self.authThrottle, metrics: metrics)
     }
+
+    /// The node's Redis (every lane's client talks to the same one; nil without L2).
+    var l2Configuration: RedisL2Configuration? { self.models.defaultLane.node.l2?.configuration }
 
     private let redisLinks = LinkRegistry()
     /// A Redis reply later than this drops the event-loop link; its requests take the async path,
@@ -55,15 +62,15 @@ public final class ServerContext: Sendable {
 
     /// The event-loop link to this node's Redis for callers on `loop` (nil without L2).
     func redisLink(on loop: any EventLoop) -> PeerLink? {
-        guard let l2 = self.node.l2 else { return nil }
-        let c = l2.configuration
+        guard let c = self.l2Configuration else { return nil }
         return self.redisLinks.link("redis", on: loop) { PeerLink(host: c.host, port: c.port, credentials: c.credentials, eventLoop: loop, database: c.db,
                                                               timeout: Self.redisLinkTimeout) }
     }
 
     /// The event-loop link to one master of this node's Redis Cluster, for callers on `loop`.
-    func redisLink(to master: RedisNodeAddress, credentials: RedisCredentials?, on loop: any EventLoop) -> PeerLink {
-        self.redisLinks.link("redis@\(master)", on: loop) {
+    func redisLink(to master: RedisNodeAddress, on loop: any EventLoop) -> PeerLink {
+        let credentials = self.l2Configuration?.credentials
+        return self.redisLinks.link("redis@\(master)", on: loop) {
             PeerLink(host: master.host, port: master.port, credentials: credentials, eventLoop: loop, timeout: Self.redisLinkTimeout)
         }
     }

@@ -10,7 +10,6 @@ import EmbRedis
 import Foundation
 import Logging
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
 
@@ -128,59 +127,14 @@ public func buildNode(_ options: NodeOptions, logger: Logger) async throws -> Bu
     let limits = RESPLimits(maxBulkLength: options.node.maxTextBytes, maxArguments: options.node.maxBatchTexts + 1)
     let idle = options.idleTimeout
     let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.ioThreads))
+    // Both client ports' pipelines (and the one spot for TLS in front of them): Shared/ClientPipelines.
     let resp = ListenerService(name: "resp", group: group, host: options.respHost, port: options.respPort, logger: logger) { channel in
-        guard context.admit(channel) else { return try channel.pipeline.syncOperations.addHandler(GateRefusal(message: GateRefusal.resp)) }
-        try channel.pipeline.syncOperations.addHandler(RESPConnectionHandler(server: context, limits: limits, idleTimeout: .seconds(idle)))
+        try ClientPipelines.resp(channel, server: context, limits: limits, idleTimeout: .seconds(idle))
     }
     let http = ListenerService(name: "http", group: group, host: options.httpHost, port: options.httpPort, logger: logger) { channel in
-        guard context.admit(channel) else { return try channel.pipeline.syncOperations.addHandler(GateRefusal(message: GateRefusal.http)) }
-        // HTTP keep-alive connections are closed after the same idle time as RESP ones (NIO's handler:
-        // HTTP is not the hot path), so idle sockets cannot hold the node's connection slots for ever.
-        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: .seconds(idle)))
-        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-        try channel.pipeline.syncOperations.addHandler(HTTPHandler(server: context))
+        try ClientPipelines.http(channel, server: context, idleTimeout: .seconds(idle))
     }
     return BuiltNode(context: context, services: [DrainService(nodes: lanes.map(\.node)), resp, http])
-}
-
-/// A TCP listener as a Service: binds, serves until graceful shutdown, then closes.
-struct ListenerService: Service {
-    let name: String
-    let group: MultiThreadedEventLoopGroup
-    let host: String
-    let port: Int
-    let logger: Logger
-    let initialize: @Sendable (any Channel) throws -> Void
-
-    init(name: String, group: MultiThreadedEventLoopGroup, host: String, port: Int, logger: Logger,
-         initialize: @escaping @Sendable (any Channel) throws -> Void) {
-        (self.name, self.group, self.host, self.port, self.logger, self.initialize) = (name, group, host, port, logger, initialize)
-    }
-
-    func run() async throws {
-        let initialize = self.initialize
-        let channel = try await ServerBootstrap(group: self.group)
-            .serverChannelOption(.backlog, value: 512)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in channel.eventLoop.makeCompletedFuture { try initialize(channel) } }
-            .bind(host: self.host, port: self.port).get()
-        self.logger.info("listening", metadata: ["listener": "\(self.name)", "address": "\(self.host):\(channel.localAddress?.port ?? self.port)"])
-        try? await gracefulShutdown()
-        try? await channel.close()
-    }
-}
-
-/// Last to stop: stops every lane's batcher, then drains its write-behind queue into Redis.
-struct DrainService: Service {
-    let nodes: [EmbeddingNode]
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        for node in self.nodes { node.batcher.stop() }
-        for node in self.nodes { await node.l2?.shutdown() }
-        self.nodes.first?.savings.audit?.stop()
-    }
 }
 
 /// A model of the node's list that would not load: which one, where, and why.

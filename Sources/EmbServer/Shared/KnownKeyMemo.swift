@@ -9,9 +9,11 @@
 import EmbHash
 
 /// A text seen before: its cache key and how many tokens the model reads for it.
-struct KnownText {
-    let key: CacheKey
-    let tokens: Int
+package struct KnownText: Sendable {
+    package let key: CacheKey
+    package let tokens: Int
+
+    package init(key: CacheKey, tokens: Int) { (self.key, self.tokens) = (key, tokens) }
 }
 
 final class KnownKeyMemo {

@@ -8,7 +8,7 @@ enum InfoReport {
     static let sections = ["server", "clients", "cluster", "models", "l1", "l2", "encoder", "tiers", "callers", "savings"]
 
     static func render(_ server: ServerContext, section: String?) -> String {
-        let node = server.node
+        let node = server.models.defaultLane.node  // the unlabelled figures are the default model's
         var out = ""
         func emit(_ name: String, _ pairs: [(String, Any)]) {
             guard section == nil || section == "all" || section == "everything" || section == name else { return }
