@@ -8,6 +8,7 @@ import EmbNode
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Prometheus
 
 extension HTTPHandler {
     func embeddings(_ request: Request, context: ChannelHandlerContext) -> HTTPAnswer {
@@ -17,23 +18,24 @@ extension HTTPHandler {
         case .failure(let refusal):
             return .now(.error(.badRequest, refusal.message, type: "invalid_request_error", param: refusal.param, code: refusal.code))
         }
-        let selection: ModelSelection
-        switch self.server.lanes.resolve(model: parsed.model, inputType: parsed.inputType) {
-        case .success(let resolved): selection = resolved
+        let resolution: EmbeddingsResolution
+        switch self.resolve(parsed, user: parsed.user ?? request.head.headers.first(name: "X-Caller")) {
+        case .success(let resolved): resolution = resolved
         case .failure(let unknown):
             return .now(.error(.notFound, unknown.message, type: "invalid_request_error", param: "model", code: "model_not_found"))
         }
+        let selection = resolution.selection
         let width: OutputWidth?
         switch OutputWidth.resolve(parsed.dimensions, lane: selection.lane) {
         case .success(let resolved): width = resolved
         case .failure(let refusal): return .now(.error(.badRequest, refusal.message, type: "invalid_request_error", param: "dimensions"))
         }
         let model = parsed.model ?? selection.lane.name  // echoed as the client named it
-        let caller = self.server.callerLabel(parsed.user ?? request.head.headers.first(name: "X-Caller"))
-        self.server.metrics.request("http", "embeddings", caller: caller)
+        self.embeddingsRequests.increment()
+        resolution.callerRequests.increment()
         let lane = selection.lane.node
         let texts = parsed.texts.map { selection.prefix + Array($0.utf8) }
-        let account = lane.savings.account(selection.lane.accountName(for: caller))
+        let account = resolution.account
         // A cut width takes the async path, which cuts each vector; the cache holds full vectors either way.
         if width == nil, var body = self.serveAllHits(texts, lane: lane, model: model, base64: parsed.base64, account: account) {
             HTTPResponse.frameJSON(&body, version: request.head.version, keepAlive: request.head.isKeepAlive)
@@ -44,6 +46,22 @@ extension HTTPHandler {
         account.record(tally, now: lane.now())
         let (metrics, base64) = (self.server.metrics, parsed.base64)
         return .later { await Self.compute(texts, lane: lane, metrics: metrics, model: model, base64: base64, account: account, width: width) }
+    }
+
+    /// The lane, caller label, savings account and caller counter of a request: the connection's
+    /// last ones when it names the same model, input type and user (a client sends the same ones
+    /// every time, and resolving them takes a lock each: caller names, the ledger, the metrics).
+    private func resolve(_ parsed: EmbeddingsRequest, user: String?) -> Result<EmbeddingsResolution, UnknownModel> {
+        if let last = self.resolved, last.model == parsed.model, last.inputType == parsed.inputType, last.user == user { return .success(last) }
+        return self.server.lanes.resolve(model: parsed.model, inputType: parsed.inputType).map { selection in
+            let caller = self.server.callerLabel(user)
+            let resolution = EmbeddingsResolution(
+                model: parsed.model, inputType: parsed.inputType, user: user, selection: selection,
+                account: selection.lane.node.savings.account(selection.lane.accountName(for: caller)),
+                callerRequests: self.server.metrics.callerCounter(caller))
+            self.resolved = resolution
+            return resolution
+        }
     }
 
     /// The response body when every text is an L1 (or hot-cache) hit, with the request and its hits
@@ -118,4 +136,14 @@ extension HTTPHandler {
         out.writeEmbeddingsFooter(model: model, tokens: tokens)
         return out
     }
+}
+
+/// A request's model / input type / user, and what they resolved to (HTTPHandler.resolved).
+struct EmbeddingsResolution {
+    let model: String?
+    let inputType: String?
+    let user: String?
+    let selection: ModelSelection
+    let account: CallerAccount
+    let callerRequests: Counter
 }

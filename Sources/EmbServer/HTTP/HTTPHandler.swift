@@ -34,6 +34,10 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var inFlight: (id: Int, timer: Scheduled<Void>?)?
     private var requestIDs = 0
     private var wroteSinceFlush = false
+    /// The last POST /v1/embeddings' model, input type and caller, resolved (HTTPHandler+Embeddings).
+    var resolved: EmbeddingsResolution?
+    /// The request counter of POST /v1/embeddings, looked up once per connection.
+    private(set) lazy var embeddingsRequests = self.server.metrics.requestCounter("http", "embeddings")
 
     init(server: ServerContext) {
         self.server = server
