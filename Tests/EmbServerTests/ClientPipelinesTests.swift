@@ -62,6 +62,17 @@ import Testing
         #expect(!channel.isActive)
     }
 
+    @Test func aSilentHTTPConnectionIsClosedAfterTheIdleTimeout() throws {
+        let channel = EmbeddedChannel()
+        try ClientPipelines.http(channel, server: try TestServer.make(), idleTimeout: .seconds(8))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        try Self.send(channel, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(8))
+        #expect(channel.isActive, "a request 8 s ago, seen at the +2 s tick, keeps it open")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(4))
+        #expect(!channel.isActive)
+    }
+
     @Test func anHTTPResponseIsOneWriteOfHeadAndBodyAndPipelinedRequestsAreAnsweredInOrder() throws {
         let channel = try Self.http()
         try Self.send(channel, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")

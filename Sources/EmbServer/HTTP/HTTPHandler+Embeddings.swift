@@ -85,7 +85,10 @@ extension HTTPHandler {
         guard let served else { return nil }
         body.writeEmbeddingsFooter(model: model, tokens: served.counts.tokens)
         self.accounting.chargeHits(served.counts, requests: 1, to: account, lane: lane, now: now)
-        lane.savings.overlap.note(served.answers.map(\.known.key), caller: account.bit, minute: OverlapSample.minute(now))
+        // The overlap sample keeps a hash-sampled share of keys: only those take its lock.
+        let overlap = lane.savings.overlap
+        let noted = served.answers.lazy.map(\.known.key).filter { overlap.isSampled($0) }
+        if !noted.isEmpty { overlap.note(noted, caller: account.bit, minute: OverlapSample.minute(now)) }
         if began > 0 {
             let elapsed = DispatchTime.now().uptimeNanoseconds - began
             if sampled { self.accounting.l1Latency.record(.nanoseconds(Int64(elapsed))) }

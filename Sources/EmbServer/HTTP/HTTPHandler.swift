@@ -39,12 +39,30 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// The request counter of POST /v1/embeddings, looked up once per connection.
     private(set) lazy var embeddingsRequests = self.server.metrics.requestCounter("http", "embeddings")
 
-    init(server: ServerContext) {
+    /// The idle timeout (Shared/IdleTimer): a keep-alive connection silent this long is closed, so idle
+    /// sockets cannot hold the node's connection slots for ever.
+    private var idle: IdleTimer
+    private var idleTicks: RepeatedTask?
+
+    init(server: ServerContext, idleTimeout: TimeAmount) {
         self.server = server
         self.accounting = Accounting(metrics: server.metrics)
+        self.idle = IdleTimer(timeout: idleTimeout, now: .now())
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let loop = context.eventLoop
+        self.idle = IdleTimer(timeout: self.idle.timeout, now: loop.now)
+        self.idleTicks = context.closeWhenIdle(every: self.idle.tickInterval) { self.idle.tick(now: loop.now) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.idleTicks?.cancel()
+        self.idleTicks = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.idle.noteRead()
         switch self.unwrapInboundIn(data) {
         case .head(let head):
             self.receiving = Request(head: head)
@@ -85,12 +103,6 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         context.close(promise: nil)
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        // IdleStateHandler (ClientPipelines): an HTTP connection silent for the idle timeout is closed.
-        if event is IdleStateHandler.IdleStateEvent { return context.close(promise: nil) }
-        context.fireUserInboundEventTriggered(event)
     }
 
     // MARK: Routing

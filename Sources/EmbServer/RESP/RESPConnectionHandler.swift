@@ -44,13 +44,9 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     func handlerAdded(context: ChannelHandlerContext) {
         // The loop's clock (a test's EmbeddedEventLoop moves it by hand).
         self.flow = RESPFlowStateMachine(idleTimeout: self.flow.idleTimeout, now: context.eventLoop.now)
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let tick = self.flow.tickInterval
-        self.idleTicks = context.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in
-            let (handler, context) = bound.value
-            guard handler.flow.tick(now: context.eventLoop.now) == .close else { return }
-            handler.idleTicks?.cancel()
-            context.close(promise: nil)
+        let loop = context.eventLoop
+        self.idleTicks = context.closeWhenIdle(every: self.flow.tickInterval) {
+            self.flow.tick(now: loop.now) == .close  // the cycle (handler, task) ends in handlerRemoved
         }
     }
 

@@ -6,10 +6,8 @@
 // - paused for output: the client does not read its replies, NIO's outbound buffer passes its high
 //   watermark and the channel turns unwritable; reading resumes when the client catches up. A
 //   client that never reads therefore costs at most one read burst of replies.
-// And the idle timeout: a tick every quarter of it closes a connection that has read nothing for
-// `idleTimeout`. It is kept here rather than by NIO's IdleStateHandler, which is one more pipeline
-// hop on every read and every write (3% of the node's CPU at -P 1). Time is passed in (`tick(now:)`),
-// so tests drive it without sleeping.
+// And the idle timeout (Shared/IdleTimer): a tick every quarter of it closes a connection that has
+// read nothing for `idleTimeout`. Time is passed in (`tick(now:)`), so tests drive it without sleeping.
 import NIOCore
 
 /// Pauses and idleness of one RESP connection; returns what the handler must do.
@@ -19,17 +17,16 @@ package struct RESPFlowStateMachine {
 
     package private(set) var pausedForAuth = false
     package private(set) var pausedForOutput = false
-    package let idleTimeout: TimeAmount
-    private var readSinceTick = false
-    private var lastRead: NIODeadline
+    private var idle: IdleTimer
 
     package init(idleTimeout: TimeAmount, now: NIODeadline) {
-        self.idleTimeout = idleTimeout
-        self.lastRead = now
+        self.idle = IdleTimer(timeout: idleTimeout, now: now)
     }
 
+    package var idleTimeout: TimeAmount { self.idle.timeout }
+
     /// How often `tick` should run: a quarter of the idle timeout.
-    package var tickInterval: TimeAmount { .nanoseconds(max(1, self.idleTimeout.nanoseconds / 4)) }
+    package var tickInterval: TimeAmount { self.idle.tickInterval }
 
     /// Whether the socket should be read (NIO's autoRead).
     package var shouldRead: Bool { !(self.pausedForAuth || self.pausedForOutput) }
@@ -37,7 +34,7 @@ package struct RESPFlowStateMachine {
     /// Bytes arrived: run them, or hold them while an AUTH attempt is being judged.
     @inline(__always)
     package mutating func read() -> ReadAction {
-        self.readSinceTick = true
+        self.idle.noteRead()
         return self.pausedForAuth ? .hold : .process
     }
 
@@ -58,11 +55,6 @@ package struct RESPFlowStateMachine {
 
     /// The idle tick at `now`: close a connection that has read nothing for `idleTimeout`.
     package mutating func tick(now: NIODeadline) -> TickAction {
-        if self.readSinceTick {
-            self.readSinceTick = false
-            self.lastRead = now
-            return .none
-        }
-        return now - self.lastRead >= self.idleTimeout ? .close : .none
+        self.idle.tick(now: now) ? .close : .none
     }
 }

@@ -2,9 +2,10 @@
 // against `maxClients` (over it, a GateRefusal says why and closes), then gets, in order:
 //   transport security   `addTransportSecurity`, the ONE spot where a TLS handler goes in front of
 //                        both ports (none today: loopback, or a secret over a trusted network);
-//   RESP                 RESPConnectionHandler (it frames requests itself and keeps its own idle ticks);
-//   HTTP                 IdleStateHandler, NIOHTTP1's request decoder, HTTPHandler (which writes
-//                        whole responses itself: HTTPResponse).
+//   RESP                 RESPConnectionHandler (it frames requests itself);
+//   HTTP                 NIOHTTP1's request decoder, HTTPHandler (which writes whole responses
+//                        itself: HTTPResponse).
+// Both handlers keep their own idle timeout (IdleTimer): no extra hop on every read and write.
 // Peer links and the Redis links are client channels of their own (Cluster/PeerLink), not set up here.
 import EmbRESP
 import NIOCore
@@ -27,10 +28,7 @@ package enum ClientPipelines {
         guard server.admit(channel) else { return try channel.pipeline.syncOperations.addHandler(GateRefusal(message: GateRefusal.http)) }
         try Self.addTransportSecurity(channel)
         let pipeline = channel.pipeline.syncOperations
-        // HTTP keep-alive connections are closed after the same idle time as RESP ones (NIO's handler:
-        // HTTP is not the hit path's bottleneck), so idle sockets cannot hold the node's connection slots for ever.
-        try pipeline.addHandler(IdleStateHandler(allTimeout: idleTimeout))
         try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
-        try pipeline.addHandler(HTTPHandler(server: server))
+        try pipeline.addHandler(HTTPHandler(server: server, idleTimeout: idleTimeout))
     }
 }
