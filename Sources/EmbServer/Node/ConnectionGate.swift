@@ -3,6 +3,7 @@
 // accepted only to be told why and closed — Redis's "-ERR max number of clients reached" on RESP,
 // an OpenAI-shaped 503 on HTTP — so the client sees a reason rather than a hang.
 import NIOCore
+import Synchronization
 
 /// Limits that keep a node bounded under floods.
 public struct ConnectionLimits: Sendable {
@@ -20,30 +21,41 @@ public struct ConnectionLimits: Sendable {
     public init() {}
 }
 
-extension ServerContext {
+/// The count of open client connections (RESP and HTTP together) against `maxClients`.
+final class ConnectionGate: Sendable {
+    private let open = Atomic<Int>(0)
+    private let rejected = Atomic<Int>(0)
+    private let maxClients: Int
+    private let metrics: NodeMetrics
+
+    init(maxClients: Int, metrics: NodeMetrics) {
+        self.maxClients = maxClients
+        self.metrics = metrics
+    }
+
     /// Counts a new connection; false when it is one too many (it gets a `GateRefusal` and is closed).
     /// Every admitted connection is uncounted when it closes.
     func admit(_ channel: any Channel) -> Bool {
-        let open = self.openConnections.add(1, ordering: .relaxed).newValue
-        guard open <= self.limits.maxClients else {
-            self.openConnections.subtract(1, ordering: .relaxed)
-            self.rejectedConnections.add(1, ordering: .relaxed)
+        let open = self.open.add(1, ordering: .relaxed).newValue
+        guard open <= self.maxClients else {
+            self.open.subtract(1, ordering: .relaxed)
+            self.rejected.add(1, ordering: .relaxed)
             self.metrics.connectionDropped("max_clients")
             return false
         }
         let gauge = self.metrics.connectedClients
         gauge.increment()
         channel.closeFuture.whenComplete { _ in
-            self.openConnections.subtract(1, ordering: .relaxed)
+            self.open.subtract(1, ordering: .relaxed)
             gauge.decrement()
         }
         return true
     }
 
     /// Open client connections now.
-    public var connectedClients: Int { self.openConnections.load(ordering: .relaxed) }
-    /// Connections refused at `limits.maxClients` since start.
-    public var refusedConnections: Int { self.rejectedConnections.load(ordering: .relaxed) }
+    var connected: Int { self.open.load(ordering: .relaxed) }
+    /// Connections refused at `maxClients` since start.
+    var refused: Int { self.rejected.load(ordering: .relaxed) }
 }
 
 /// Says why a connection over `maxClients` is refused, then closes it. Reads nothing.

@@ -23,9 +23,8 @@ public final class ServerContext: Sendable {
     public let authThrottle = AuthThrottle()
     /// The credential check of both doors (the secret, the throttle).
     let authGate: AuthGate
-    /// Open client connections (RESP and HTTP) and those refused at `limits.maxClients`.
-    let openConnections = Atomic<Int>(0)
-    let rejectedConnections = Atomic<Int>(0)
+    /// Open client connections (RESP and HTTP) against `limits.maxClients`.
+    let connections: ConnectionGate
     public let version = "0.1.0"
     public let startedAt = Date()
     public let metrics: NodeMetrics
@@ -49,6 +48,7 @@ public final class ServerContext: Sendable {
         self.secret = secret
         self.metrics = metrics
         self.lanes = LaneResolver(models)
+        self.connections = ConnectionGate(maxClients: limits.maxClients, metrics: metrics)
         self.authGate = AuthGate(secret: secret, throttle: self.authThrottle, metrics: metrics)
     }
 
@@ -74,6 +74,11 @@ public final class ServerContext: Sendable {
             PeerLink(host: master.host, port: master.port, credentials: credentials, eventLoop: loop, timeout: Self.redisLinkTimeout)
         }
     }
+
+    /// Open client connections now.
+    public var connectedClients: Int { self.connections.connected }
+    /// Connections refused at `limits.maxClients` since start.
+    public var refusedConnections: Int { self.connections.refused }
 
     func connectionID() -> Int { self.nextConnectionID.add(1, ordering: .relaxed).oldValue }
 

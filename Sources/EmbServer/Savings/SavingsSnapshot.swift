@@ -73,41 +73,6 @@ public struct SavingsSnapshot: Sendable, Codable {
     public var clientCallers: [Caller] { self.callers.filter { $0.name != SavingsLedger.peersName } }
 }
 
-extension ServerContext {
-    /// This node's snapshot now.
-    public func savingsSnapshot() -> SavingsSnapshot {
-        // The ledger is the node's (one for every lane); the encoder and health figures are the
-        // default lane's, so the snapshot names that lane's model.
-        let lane = self.models.defaultLane
-        let node = lane.node
-        let now = node.now()
-        let accounts = node.savings.all
-        var callers: [SavingsSnapshot.Caller] = []
-        var perSecond = [PerTier](repeating: PerTier(), count: 60)
-        var perMinute = [PerTier](repeating: PerTier(), count: 60)
-        for account in accounts {
-            let w = account.snapshot
-            callers.append(.init(name: account.name, windows: Dictionary(uniqueKeysWithValues: SavingsWindow.allCases.map { ($0.rawValue, w.window($0, now: now)) })))
-            guard account.name != SavingsLedger.peersName else { continue }
-            for (i, t) in w.perSecond(now: now).enumerated() { perSecond[i].add(t.texts) }
-            for (i, t) in w.perMinute(now: now).enumerated() { perMinute[i].add(t.texts) }
-        }
-        let b = node.batcherStats
-        let l1 = node.l1.stats
-        let cluster = self.cluster?.summary
-        let sample = node.savings.overlap.export()
-        return SavingsSnapshot(
-            node: self.nodeID, model: lane.name, time: now, prices: node.savings.prices,
-            encoder: .init(seconds: b.seconds, tokens: b.tokens, texts: b.texts, threads: node.model.encoder.threads, secondsPerToken: node.secondsPerToken),
-            health: .init(l2Enabled: node.l2 != nil, l2Up: node.l2?.stats.isUp ?? false, l1Entries: l1.entries, l1Bytes: l1.bytes,
-                          peersUp: cluster?.up ?? 0, peersDown: cluster?.down ?? 0, encoderQueue: node.batcher.depth,
-                          uptimeSeconds: Date().timeIntervalSince(self.startedAt)),
-            callers: callers, perSecond: perSecond, perMinute: perMinute,
-            overlap: .init(level: sample.level, capacity: node.savings.overlap.capacity, callers: accounts.map(\.name),
-                           entries: sample.entries.map { [$0.hash, $0.mask] + $0.seen.map(UInt64.init) }))
-    }
-}
-
 extension SavingsSnapshot {
     /// Compact JSON (the RESP `SAVINGS` reply and GET /savings).
     public func json() -> String {

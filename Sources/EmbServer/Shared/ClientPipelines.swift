@@ -18,14 +18,14 @@ package enum ClientPipelines {
 
     /// A RESP client connection.
     package static func resp(_ channel: any Channel, server: ServerContext, limits: RESPLimits, idleTimeout: TimeAmount) throws {
-        guard server.admit(channel) else { return try channel.pipeline.syncOperations.addHandler(GateRefusal(message: GateRefusal.resp)) }
+        guard server.connections.admit(channel) else { return try channel.pipeline.syncOperations.addHandler(GateRefusal(message: GateRefusal.resp)) }
         try Self.addTransportSecurity(channel)
         try channel.pipeline.syncOperations.addHandler(RESPConnectionHandler(server: server, limits: limits, idleTimeout: idleTimeout))
     }
 
     /// An HTTP client connection.
     package static func http(_ channel: any Channel, server: ServerContext, idleTimeout: TimeAmount) throws {
-        guard server.admit(channel) else { return try channel.pipeline.syncOperations.addHandler(GateRefusal(message: GateRefusal.http)) }
+        guard server.connections.admit(channel) else { return try channel.pipeline.syncOperations.addHandler(GateRefusal(message: GateRefusal.http)) }
         try Self.addTransportSecurity(channel)
         let pipeline = channel.pipeline.syncOperations
         try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
