@@ -34,6 +34,11 @@ public struct EmbeddingsRequest: Sendable, Equatable {
 
     /// The request in `body`, or the first thing wrong with it.
     public static func parse(_ body: [UInt8]) -> Result<EmbeddingsRequest, Refusal> {
+        body.withUnsafeBytes(Self.parse)
+    }
+
+    /// The request in `body` (read in place), or the first thing wrong with it.
+    static func parse(_ body: UnsafeRawBufferPointer) -> Result<EmbeddingsRequest, Refusal> {
         // The common flat shape without Foundation's parser (FlatJSONObject); anything else through it.
         guard let object = FlatJSONObject.parse(body) ?? (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]) else {
             return .failure(Refusal(message: "the body must be a JSON object", param: nil, code: nil))

@@ -9,11 +9,9 @@
 // judge of every body this one refuses.
 enum FlatJSONObject {
     /// The object in `body` (String and [Any] of String values), or nil: not this shape.
-    static func parse(_ body: [UInt8]) -> [String: Any]? {
-        body.withUnsafeBufferPointer { bytes -> [String: Any]? in
-            var reader = Reader(bytes: bytes)
-            return reader.object()
-        }
+    static func parse(_ body: UnsafeRawBufferPointer) -> [String: Any]? {
+        var reader = Reader(bytes: body.assumingMemoryBound(to: UInt8.self))
+        return reader.object()
     }
 
     private struct Reader {

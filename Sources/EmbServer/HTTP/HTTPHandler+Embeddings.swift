@@ -13,7 +13,7 @@ import Prometheus
 extension HTTPHandler {
     func embeddings(_ request: Request, context: ChannelHandlerContext) -> HTTPAnswer {
         let parsed: EmbeddingsRequest
-        switch EmbeddingsRequest.parse(Array(request.body.readableBytesView)) {
+        switch request.body.withUnsafeReadableBytes(EmbeddingsRequest.parse) {
         case .success(let ok): parsed = ok
         case .failure(let refusal):
             return .now(.error(.badRequest, refusal.message, type: "invalid_request_error", param: refusal.param, code: refusal.code))
@@ -38,8 +38,9 @@ extension HTTPHandler {
         let account = resolution.account
         // A cut width takes the async path, which cuts each vector; the cache holds full vectors either way.
         if width == nil, var body = self.serveAllHits(texts, lane: lane, model: model, base64: parsed.base64, account: account) {
-            HTTPResponse.frameJSON(&body, version: request.head.version, keepAlive: request.head.isKeepAlive)
-            return .framed(body)
+            let keepAlive = request.head.isKeepAlive
+            HTTPResponse.frameJSON(&body, version: request.head.version, keepAlive: keepAlive)
+            return .framed(body, keepAlive: keepAlive)
         }
         var tally = Tally()
         tally.requests = 1

@@ -72,7 +72,11 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             if request.body.readableBytes + chunk.readableBytes > Self.maxBody {
                 request.tooLarge = true
                 request.body.clear()
-            } else if !request.tooLarge {
+            } else if request.tooLarge {
+                // Over the limit already: the rest is dropped.
+            } else if request.body.readableBytes == 0 {
+                request.body = chunk  // a body in one read (the usual case): kept as it is, not copied
+            } else {
                 request.body.writeBuffer(&chunk)
             }
             self.receiving = request
@@ -158,9 +162,10 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func answer(_ answer: HTTPAnswer, to head: HTTPRequestHead, context: ChannelHandlerContext) {
         switch answer {
         case .now(let response):
-            self.write(response.encoded(version: head.version, keepAlive: head.isKeepAlive), keepAlive: head.isKeepAlive, context: context)
-        case .framed(let bytes):
-            self.write(bytes, keepAlive: head.isKeepAlive, context: context)
+            let keepAlive = head.isKeepAlive
+            self.write(response.encoded(version: head.version, keepAlive: keepAlive), keepAlive: keepAlive, context: context)
+        case .framed(let bytes, let keepAlive):
+            self.write(bytes, keepAlive: keepAlive, context: context)
         case .later(let work):
             self.runAsync(head, context: context, work)
         }

@@ -104,6 +104,6 @@ struct HTTPResponse {
 /// in place), or later by async work (the encoder, peers) under the request timeout.
 enum HTTPAnswer {
     case now(HTTPResponse)
-    case framed(ByteBuffer)
+    case framed(ByteBuffer, keepAlive: Bool)
     case later(@Sendable () async -> HTTPResponse)
 }
