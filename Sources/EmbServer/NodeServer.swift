@@ -7,6 +7,7 @@ import EmbModel
 import EmbNode
 import EmbRESP
 import EmbRedis
+import EmbTLS
 import Foundation
 import Logging
 import NIOCore
@@ -49,6 +50,8 @@ public struct NodeOptions: Sendable {
     /// The cluster file this node was started from (nil: standalone), and its path for reloads.
     public var cluster: ClusterFile?
     public var clusterPath: String?
+    /// TLS on the doors and peer links (the cluster file's `tls:` as this node sees it); nil = plaintext.
+    public var tls: ClusterFile.TLS?
 
     public init() {}
 }
@@ -62,6 +65,10 @@ public struct BuiltNode: Sendable {
 /// Loads the model and builds the node's services. Nothing listens until the services run.
 public func buildNode(_ options: NodeOptions, logger: Logger) async throws -> BuiltNode {
     try BindPolicy.check(options, logger: logger)
+    // Before the models: a certificate that does not load should fail the start at once.
+    let tls = try options.tls.map { try NodeTLS($0) }
+    if let tls { logger.info("TLS on", metadata: ["tls.resp": "\(tls.settings.resp)", "tls.http": "\(tls.settings.http)",
+                                                   "tls.peers": "\(tls.settings.peers.rawValue)", "tls.certificate": "\(tls.summary)"]) }
     var loaded: [(ClusterFile.Model, EmbeddingModel)] = []
     for entry in options.models {
         let model: EmbeddingModel
@@ -104,6 +111,8 @@ public func buildNode(_ options: NodeOptions, logger: Logger) async throws -> Bu
                 Result {
                     let next = try ClusterFile.load(path: path)
                     _ = try next.node(nodeID)
+                    // TLS first: a file whose certificates do not load is refused whole.
+                    try NodeTLS.reload(tls, next.tls(for: nodeID), logger: logger)
                     r.reload(next)
                     ledger.prices = SavingsPrices(next.savings)
                 }
@@ -124,15 +133,17 @@ public func buildNode(_ options: NodeOptions, logger: Logger) async throws -> Bu
                                queryPrefix: entry.queryPrefix, passagePrefix: entry.passagePrefix, matryoshkaDims: entry.matryoshkaDims))
     }
     let context = ServerContext(models: ModelCatalog(lanes), nodeID: options.nodeID, secret: options.secret, metrics: NodeMetrics(),
-                                cluster: router, reload: reload, metricsPublic: options.metricsPublic, limits: options.limits)
+                                cluster: router, reload: reload, metricsPublic: options.metricsPublic, limits: options.limits, tls: tls)
     let limits = RESPLimits(maxBulkLength: options.node.maxTextBytes, maxArguments: options.node.maxBatchTexts + 1)
     let idle = options.idleTimeout
     let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.ioThreads))
     let resp = ListenerService(name: "resp", group: group, host: options.respHost, port: options.respPort, logger: logger) { channel in
+        try channel.pipeline.syncOperations.addTLSIfConfigured(tls, door: .resp, logger: logger)
         guard context.admit(channel) else { return try channel.pipeline.syncOperations.addHandler(GateRefusal(message: GateRefusal.resp)) }
         try channel.pipeline.syncOperations.addHandler(RESPConnectionHandler(server: context, limits: limits, idleTimeout: .seconds(idle)))
     }
     let http = ListenerService(name: "http", group: group, host: options.httpHost, port: options.httpPort, logger: logger) { channel in
+        try channel.pipeline.syncOperations.addTLSIfConfigured(tls, door: .http, logger: logger)
         guard context.admit(channel) else { return try channel.pipeline.syncOperations.addHandler(GateRefusal(message: GateRefusal.http)) }
         // HTTP keep-alive connections are closed after the same idle time as RESP ones (NIO's handler:
         // HTTP is not the hot path), so idle sockets cannot hold the node's connection slots for ever.

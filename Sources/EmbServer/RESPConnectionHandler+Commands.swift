@@ -32,6 +32,7 @@ extension RESPConnectionHandler {
         if !self.authenticated && !["AUTH", "HELLO", "QUIT"].contains(name) {
             return self.complete(sequence, Self.error("NOAUTH Authentication required."))
         }
+        if !self.mayActAsPeer && name.hasPrefix("PEER.") { return self.complete(sequence, Self.peerCertificateRequired) }
         self.server.metrics.request("resp", Self.metricName(name), caller: self.caller)
         switch name {
         case "MEMBED":

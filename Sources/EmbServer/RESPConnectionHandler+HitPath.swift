@@ -331,10 +331,11 @@ extension RESPConnectionHandler {
     }
 
     /// The connection is a peer's link (it sent a PEER.* command): what it asks is charged to the
-    /// peers' pseudo-caller, since the caller who asked is charged on the node it asked. True, so
-    /// it can sit in a condition.
+    /// peers' pseudo-caller, since the caller who asked is charged on the node it asked. True unless
+    /// mutual TLS refuses peer commands here, so it can sit in a fast path's condition.
     @discardableResult
     func markPeerLink() -> Bool {
+        guard self.mayActAsPeer else { return false }  // refused in `run` (NOPEERCERT)
         if !self.isPeerLink {
             self.isPeerLink = true
             self.account = self.node.savings.peers

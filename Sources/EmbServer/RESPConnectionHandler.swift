@@ -55,6 +55,9 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// The caller's account in the savings ledger (the peers' pseudo-caller on a peer's link).
     lazy var account = self.node.savings.account(self.accountName)
     var isPeerLink = false
+    /// Whether PEER.* commands are served here: false on a mutual-TLS port until the handshake shows
+    /// a client certificate of the cluster's CA (RESPConnectionHandler+TLS).
+    var mayActAsPeer: Bool
     /// The audit log if the cluster file turned it on (it is set at start and never changes).
     lazy var audit = self.node.savings.audit
     /// Keys first seen on this connection in this burst that the overlap sample wants (few: a memo
@@ -105,6 +108,7 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         self.parser = RESPParser(limits: limits)
         self.id = server.connectionID()
         self.authenticated = server.secret == nil
+        self.mayActAsPeer = server.tls?.requiresPeerCertificate != true
         self.idleTimeout = idleTimeout
     }
 

@@ -1,0 +1,24 @@
+import Foundation
+
+/// Certificates made by the repository's own Scripts/make-dev-certs (openssl), once per test process:
+/// a CA with n1, n2 and peer certificates, and a second, foreign CA.
+enum DevCertificates {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The folder of a cluster's certificates (made on first use).
+    static let cluster: String = Self.make("cluster")
+    /// Another CA's certificates: what a stranger would present.
+    static let foreign: String = Self.make("foreign")
+
+    private static func make(_ name: String) -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("embtls-\(getpid())-\(name)").path
+        let p = Process()
+        p.executableURL = Self.root.appendingPathComponent("Scripts/make-dev-certs")
+        p.arguments = [dir, "n1", "n2"]
+        p.standardError = FileHandle.nullDevice
+        try! p.run()
+        p.waitUntilExit()
+        precondition(p.terminationStatus == 0, "Scripts/make-dev-certs failed")
+        return dir
+    }
+}
