@@ -23,6 +23,8 @@ public final class NodeTLS: Sendable {
     }
 
     private let current: Mutex<Contexts>
+    /// Refused plaintext clients and handshakes, logged once per address and minute.
+    let refusals = RefusalLog()
 
     /// Reads the material `settings` names and builds the contexts; throws TLSConfigurationError.
     /// `now` judges the certificates' validity dates (a test's clock; the node's is the real one).

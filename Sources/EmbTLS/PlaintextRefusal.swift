@@ -1,7 +1,8 @@
 // The first handler of a TLS door. Every TLS connection opens with a handshake record (first byte
 // 0x16); a client that speaks plaintext to the port instead (redis-cli without --tls starts with
 // '*', curl http:// with 'G' or 'P') would otherwise get a handshake alert it cannot print, or hang.
-// It is told in its own protocol, logged once, and closed; the node carries on. A TLS connection
+// It is told in its own protocol, logged in one line (one per address and minute: RefusalLog), and
+// closed; the node carries on. A TLS connection
 // removes this handler at its first read, so it costs nothing after that.
 import Logging
 import NIOCore
@@ -14,10 +15,11 @@ final class PlaintextRefusal: ChannelInboundHandler, RemovableChannelHandler {
     static let handshakeRecord: UInt8 = 0x16
 
     private let door: NodeTLS.Door
+    private let log: RefusalLog
     private let logger: Logger
     private var refused = false
 
-    init(door: NodeTLS.Door, logger: Logger) { (self.door, self.logger) = (door, logger) }
+    init(door: NodeTLS.Door, log: RefusalLog, logger: Logger) { (self.door, self.log, self.logger) = (door, log, logger) }
 
     /// What a plaintext client reads before the close, in its protocol.
     static func reply(for door: NodeTLS.Door) -> String {
@@ -40,11 +42,15 @@ final class PlaintextRefusal: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         self.refused = true
-        let shown = buffer.getBytes(at: buffer.readerIndex, length: min(8, buffer.readableBytes)) ?? []
-        self.logger.warning("plaintext client on a TLS port refused (it must connect with TLS)", metadata: [
-            "listener": "\(self.door.rawValue)", "remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")",
-            "first_bytes": "\(String(decoding: shown.map { (32...126).contains($0) ? $0 : UInt8(ascii: ".") }, as: UTF8.self))",
-        ])
+        if let unlogged = self.log.admit(RefusalLog.key("plaintext", self.door, context.remoteAddress)) {
+            let shown = buffer.getBytes(at: buffer.readerIndex, length: min(8, buffer.readableBytes)) ?? []
+            var metadata: Logger.Metadata = [
+                "listener": "\(self.door.rawValue)", "remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")",
+                "first_bytes": "\(String(decoding: shown.map { (32...126).contains($0) ? $0 : UInt8(ascii: ".") }, as: UTF8.self))",
+            ]
+            if unlogged > 0 { metadata["unlogged_since_last_line"] = "\(unlogged)" }
+            self.logger.warning("plaintext client on a TLS port refused (it must connect with TLS)", metadata: metadata)
+        }
         // Written from here, before the TLS handler in the pipeline, so it goes out as plain bytes.
         var reply = context.channel.allocator.buffer(capacity: 256)
         reply.writeString(Self.reply(for: self.door))

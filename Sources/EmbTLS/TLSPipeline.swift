@@ -13,9 +13,10 @@ extension ChannelPipeline.SynchronousOperations {
     /// Puts TLS in front of a door's handlers when `tls` says the door speaks it; does nothing otherwise.
     public func addTLSIfConfigured(_ tls: NodeTLS?, door: NodeTLS.Door, logger: Logger) throws {
         guard let tls, let context = tls.serverContext(for: door) else { return }
-        try self.addHandler(PlaintextRefusal(door: door, logger: logger))
+        try self.addHandler(PlaintextRefusal(door: door, log: tls.refusals, logger: logger))
         try self.addHandler(NIOSSLServerHandler(context: context))
-        try self.addHandler(TLSSessionWatch(door: door, requiresPeerCertificate: door == .resp && tls.requiresPeerCertificate, logger: logger))
+        try self.addHandler(TLSSessionWatch(door: door, requiresPeerCertificate: door == .resp && tls.requiresPeerCertificate,
+                                            log: tls.refusals, logger: logger))
     }
 
     /// Puts a TLS client handler in a peer link's pipeline (before the link's RESP handler) when the

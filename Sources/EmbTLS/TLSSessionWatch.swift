@@ -1,6 +1,7 @@
 // Sits behind the TLS handler of a door until the handshake ends. A handshake that fails (a client
 // certificate of another CA, a client that does not trust ours, garbage after a handshake byte) is
-// logged in one line with the client's address and BoringSSL's reason, and the connection closed. A
+// logged in one line with the client's address and BoringSSL's reason (one per address and minute:
+// RefusalLog), and the connection closed. A
 // handshake that succeeds is announced to the protocol handler behind it as a `TLSHandshakeOutcome`
 // (whether a client certificate of the CA was shown, and so whether PEER.* commands are allowed),
 // and this handler leaves the pipeline.
@@ -22,10 +23,11 @@ final class TLSSessionWatch: ChannelInboundHandler, RemovableChannelHandler {
 
     private let door: NodeTLS.Door
     private let requiresPeerCertificate: Bool
+    private let log: RefusalLog
     private let logger: Logger
 
-    init(door: NodeTLS.Door, requiresPeerCertificate: Bool, logger: Logger) {
-        (self.door, self.requiresPeerCertificate, self.logger) = (door, requiresPeerCertificate, logger)
+    init(door: NodeTLS.Door, requiresPeerCertificate: Bool, log: RefusalLog, logger: Logger) {
+        (self.door, self.requiresPeerCertificate, self.log, self.logger) = (door, requiresPeerCertificate, log, logger)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -45,10 +47,14 @@ final class TLSSessionWatch: ChannelInboundHandler, RemovableChannelHandler {
         // already refused by PlaintextRefusal) is not worth a line: NIOSSL reports it as a handshake
         // failure ("EOF during handshake") from channelInactive, when the channel is no longer active.
         // A handshake refused while the connection is up (a bad certificate, an alert) is.
-        if case .handshakeFailed? = error as? NIOSSLError, context.channel.isActive {
-            self.logger.warning("TLS handshake refused", metadata: [
+        if case .handshakeFailed? = error as? NIOSSLError, context.channel.isActive,
+            let unlogged = self.log.admit(RefusalLog.key("handshake", self.door, context.remoteAddress))
+        {
+            var metadata: Logger.Metadata = [
                 "listener": "\(self.door.rawValue)", "remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")", "reason": "\(error)",
-            ])
+            ]
+            if unlogged > 0 { metadata["unlogged_since_last_line"] = "\(unlogged)" }
+            self.logger.warning("TLS handshake refused", metadata: metadata)
         }
         context.close(promise: nil)
     }

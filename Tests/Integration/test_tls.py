@@ -3,7 +3,8 @@
 one node whose cluster file has a `tls:` section (peers: mutual);
 - RESP: redis-cli --tls --cacert, redis-py ssl=True with ssl_ca_certs (EMBED equals the CLI's vector);
 - HTTPS: curl --cacert /readyz, the openai client with the CA bundle through httpx verify=;
-- a plaintext client on each TLS port: told in its protocol, one log line each, node still up;
+- a plaintext client on each TLS port: told in its protocol, one log line (per door and address per
+  minute), node still up;
 - a client that does not trust the node's CA fails its handshake (the server logs it once);
 - mutual TLS on the peer side: PEER.* refused without a client certificate (NOPEERCERT), served with a
   certificate of the cluster's CA (Python ssl and openssl s_client), the handshake refused with a
@@ -78,13 +79,13 @@ def wait_log(words, count, seconds=20):
     return False
 
 
-def tls_socket(port, cert=None, ca=None, timeout=10):
+def tls_socket(port, cert=None, ca=None, timeout=10, source="127.0.0.1"):
     """A TLS connection to the node (checked with `ca`, default the cluster's), showing `cert` (a
-    make-dev-certs name like "certs/peer") when given."""
+    make-dev-certs name like "certs/peer") when given, from loopback address `source`."""
     context = ssl.create_default_context(cafile=ca or os.path.join(CERTS, "ca.pem"))
     if cert:
         context.load_cert_chain(os.path.join(work, cert + ".pem"), os.path.join(work, cert + "-key.pem"))
-    s = socket.create_connection(("127.0.0.1", port), timeout)
+    s = socket.create_connection(("127.0.0.1", port), timeout, source_address=(source, 0))
     return context.wrap_socket(s, server_hostname="127.0.0.1")
 
 
@@ -164,7 +165,12 @@ try:
     check("redis-cli without --tls prints the reason", "this port speaks TLS" in r.stdout + r.stderr, r.stdout + r.stderr)
     r = sh("curl", "-s", f"http://127.0.0.1:{http_port}/readyz", "-o", "/dev/null", "-w", "%{http_code}")
     check("plaintext HTTP gets 400", r.stdout == "400", r.stdout)
-    check("one log line per plaintext client (3)", wait_log(words, 3) and (time.sleep(0.3) or len(log_lines(words)) == 3), "".join(log_lines(words)))
+    # One line per door and client address per minute: the second RESP client (same address) is folded.
+    check("one log line per door and address (2 for the 3 clients)", wait_log(words, 2) and (time.sleep(0.3) or len(log_lines(words)) == 2),
+          "".join(log_lines(words)))
+    with socket.create_connection(("127.0.0.1", resp_port), 10, source_address=("127.0.0.2", 0)) as s:
+        ask(s, "PING")
+    check("a plaintext client from another address gets its own line", wait_log(words, 3) and any("127.0.0.2" in l for l in log_lines(words)))
     check("the log line names the listener and the client", any("listener=resp" in l and "remote=" in l for l in log_lines(words)))
     check("and no other line about them (no 'TLS handshake refused')", not log_lines("TLS handshake refused"))
     check("the node is still up after them", client.execute_command("PING") in (b"PONG", True) and node.poll() is None)
@@ -193,7 +199,7 @@ try:
             check(f"PEER.MEMBED with {cert}.pem is served (vector and tiers)", got.startswith(b"*2\r\n$1536\r\n"), repr(got[:40]))
     refused_before = len(log_lines("TLS handshake refused"))
     try:
-        with tls_socket(resp_port, cert="foreign/peer") as s:
+        with tls_socket(resp_port, cert="foreign/peer", source="127.0.0.3") as s:  # an address not yet logged
             got = ask(s, "PEER.LOCATE", "hello world")  # TLS 1.3: the server's verdict comes with the first read
         foreign = got == b""
     except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
