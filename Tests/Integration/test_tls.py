@@ -11,6 +11,7 @@ one node whose cluster file has a `tls:` section (peers: mutual);
   certificate of another CA;
 - SIGHUP: a renewed certificate is served to new handshakes while a connection opened before keeps
   working; a broken certificate file is refused and the served one kept;
+- client_auth: required: a certificate of the CA from every client, RESP and HTTPS;
 - bad TLS settings refused at start with a message naming the key and the file;
 - the L2 path Docs/operations.md gives for a Redis on another host: a TLS-only Redis (tls-port)
   reached through an stunnel client on loopback (hiredis has no TLS).
@@ -240,6 +241,23 @@ try:
     check("the refusal names the key and the file", any("tls.cert" in l and "n1.pem" in l for l in log_lines("cluster file refused")))
     check("and the served certificate is kept", served_certificate(resp_port) == renewed and node.poll() is None)
     open(os.path.join(CERTS, "n1.pem"), "w").write(saved)
+
+    # ---- client_auth: required: every client must show a certificate of the CA, on both doors.
+    strict_resp, strict_http = free_port(), free_port()
+    strict = cluster_file("strict", strict_resp, strict_http, TLS + "  client_auth: required\n")
+    strict_log = open(os.path.join(work, "strict.log"), "w")
+    procs.append(subprocess.Popen([BIN, "serve", "--cluster", strict, "--node", "n1"], cwd=ROOT, stdout=strict_log, stderr=strict_log))
+    check("a client_auth: required node listens", wait_port(strict_resp, 60) and wait_port(strict_http, 60))
+    r = sh("redis-cli", "--tls", "--cacert", ca, "-p", str(strict_resp), "PING")
+    check("client_auth: required refuses redis-cli without a certificate", "PONG" not in r.stdout, r.stdout)
+    r = sh("redis-cli", "--tls", "--cacert", ca, "--cert", os.path.join(CERTS, "peer.pem"), "--key", os.path.join(CERTS, "peer-key.pem"),
+           "-p", str(strict_resp), "PING")
+    check("and serves it with a certificate of the CA", r.stdout.strip() == "PONG", r.stdout + r.stderr)
+    r = sh("curl", "-s", "--cacert", ca, f"https://127.0.0.1:{strict_http}/readyz", "-o", "/dev/null", "-w", "%{http_code}")
+    check("HTTPS without a certificate is refused too", r.stdout != "200", r.stdout)
+    r = sh("curl", "-sf", "--cacert", ca, "--cert", os.path.join(CERTS, "peer.pem"), "--key", os.path.join(CERTS, "peer-key.pem"),
+           f"https://127.0.0.1:{strict_http}/readyz")
+    check("and served with one", r.returncode == 0, r.stderr)
 
     # ---- Bad settings refused at start, with the key and the file named.
     bad = [
