@@ -105,7 +105,7 @@ let package = Package(
         .testTarget(name: "EmbRedisTests", dependencies: ["EmbRedis"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EmbTLSTests",
-            dependencies: ["EmbTLS", "EmbCluster", nio, nioSSL, logging, .product(name: "NIOEmbedded", package: "swift-nio")],
+            dependencies: ["EmbTLS", "EmbCluster", nio, nioPosix, nioSSL, logging, .product(name: "NIOEmbedded", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "EmbServerTests", dependencies: ["EmbServer", nio], swiftSettings: swiftSettings),

@@ -9,12 +9,20 @@ enum DevCertificates {
     static let cluster: String = Self.make("cluster")
     /// Another CA's certificates: what a stranger would present.
     static let foreign: String = Self.make("foreign")
+    /// The cluster's CA again, its node certificates naming only DNS n1.internal (no IP).
+    static let named: String = Self.make("named", sans: "DNS:n1.internal")
 
-    private static func make(_ name: String) -> String {
+    private static func make(_ name: String, sans: String? = nil) -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("embtls-\(getpid())-\(name)").path
         let p = Process()
         p.executableURL = Self.root.appendingPathComponent("Scripts/make-dev-certs")
         p.arguments = [dir, "n1", "n2"]
+        if let sans {
+            // Same CA as `cluster`: copied in first, so make-dev-certs issues from it.
+            try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            for f in ["ca.pem", "ca-key.pem"] { try! FileManager.default.copyItem(atPath: "\(Self.cluster)/\(f)", toPath: "\(dir)/\(f)") }
+            p.environment = ProcessInfo.processInfo.environment.merging(["SANS": sans]) { $1 }
+        }
         p.standardError = FileHandle.nullDevice
         try! p.run()
         p.waitUntilExit()
