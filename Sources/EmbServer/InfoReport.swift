@@ -5,7 +5,7 @@ import Foundation
 
 enum InfoReport {
     /// The l1, l2, encoder and tiers sections describe the default model; `models` has one line per model.
-    static let sections = ["server", "clients", "cluster", "models", "l1", "l2", "encoder", "tiers", "callers", "savings"]
+    static let sections = ["server", "clients", "cluster", "models", "l1", "l2", "encoder", "tiers", "callers", "savings", "tls"]
 
     static func render(_ server: ServerContext, section: String?) -> String {
         let node = server.node
@@ -73,6 +73,7 @@ enum InfoReport {
             ("texts_per_batch", b.batches > 0 ? String(format: "%.2f", Double(b.texts) / Double(b.batches)) : "0"),
             ("tokens_per_second", b.seconds > 0 ? String(format: "%.0f", Double(b.tokens) / b.seconds) : "0"), ("queue_depth", node.batcher.depth),
         ])
+        emit("tls", Self.tls(server.tls))
         let tiers = node.tiers
         emit("tiers", Tier.allCases.map { ("served_\($0.rawValue)", tiers[$0, default: 0]) })
         if section == nil || ["all", "everything", "callers", "savings"].contains(section!) {

@@ -20,11 +20,14 @@ public final class NodeTLS: Sendable {
         let http: NIOSSLContext?
         let peerClient: NIOSSLContext?
         let summary: String
+        let notAfter: Date
     }
 
     private let current: Mutex<Contexts>
-    /// Refused plaintext clients and handshakes, logged once per address and minute.
-    let refusals = RefusalLog()
+    /// Refused plaintext clients and handshakes, logged once per address and minute, and counted.
+    public let refusals = RefusalLog()
+    /// Successful reloads since start.
+    private let reloadCount = Atomic<Int>(0)
 
     /// Reads the material `settings` names and builds the contexts; throws TLSConfigurationError.
     /// `now` judges the certificates' validity dates (a test's clock; the node's is the real one).
@@ -42,7 +45,14 @@ public final class NodeTLS: Sendable {
         }
         let next = try Self.build(settings, now: now)
         self.current.withLock { $0 = next }
+        self.reloadCount.add(1, ordering: .relaxed)
     }
+
+    /// Successful reloads since start (INFO tls).
+    public var reloads: Int { self.reloadCount.load(ordering: .relaxed) }
+
+    /// When the served certificate expires (INFO tls: an operator's alert before it does).
+    public var certificateNotAfter: Date { self.current.withLock { $0.notAfter } }
 
     /// The settings in force.
     public var settings: ClusterFile.TLS { self.current.withLock { $0.settings } }
@@ -96,7 +106,8 @@ public final class NodeTLS: Sendable {
             resp: settings.resp ? try server(respCheck) : nil,
             http: settings.http ? try server(clientCheck) : nil,
             peerClient: settings.resp ? try Self.context(client, what: "the peer client context") : nil,
-            summary: node.summary
+            summary: node.summary,
+            notAfter: node.notAfter
         )
     }
 

@@ -42,7 +42,7 @@ final class PlaintextRefusal: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         self.refused = true
-        if let unlogged = self.log.admit(RefusalLog.key("plaintext", self.door, context.remoteAddress)) {
+        if let unlogged = self.log.admit(.plaintext, self.door, context.remoteAddress) {
             let shown = buffer.getBytes(at: buffer.readerIndex, length: min(8, buffer.readableBytes)) ?? []
             var metadata: Logger.Metadata = [
                 "listener": "\(self.door.rawValue)", "remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")",

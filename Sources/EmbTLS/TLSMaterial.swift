@@ -18,11 +18,11 @@ struct LoadedIdentity {
     let key: NIOSSLPrivateKey
     let source: String
 
+    /// When the leaf expires.
+    var notAfter: Date { Date(timeIntervalSince1970: TimeInterval(self.chain[0].notValidAfter)) }
+
     /// "CN=..., SAN ..., valid until ..." of the leaf, for the start and reload log lines.
-    var summary: String {
-        let until = Date(timeIntervalSince1970: TimeInterval(self.chain[0].notValidAfter))
-        return "\(self.chain[0]) valid until \(ISO8601DateFormatter().string(from: until))"
-    }
+    var summary: String { "\(self.chain[0]) valid until \(ISO8601DateFormatter().string(from: self.notAfter))" }
 }
 
 enum TLSMaterial {

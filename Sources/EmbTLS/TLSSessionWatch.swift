@@ -48,7 +48,7 @@ final class TLSSessionWatch: ChannelInboundHandler, RemovableChannelHandler {
         // failure ("EOF during handshake") from channelInactive, when the channel is no longer active.
         // A handshake refused while the connection is up (a bad certificate, an alert) is.
         if case .handshakeFailed? = error as? NIOSSLError, context.channel.isActive,
-            let unlogged = self.log.admit(RefusalLog.key("handshake", self.door, context.remoteAddress))
+            let unlogged = self.log.admit(.handshake, self.door, context.remoteAddress)
         {
             var metadata: Logger.Metadata = [
                 "listener": "\(self.door.rawValue)", "remote": "\(context.remoteAddress.map { "\($0)" } ?? "?")", "reason": "\(error)",

@@ -67,20 +67,23 @@ import Testing
     @Test func oneLinePerAddressAndWindowThenTheCount() {
         let log = RefusalLog(window: .seconds(60))
         let t0 = NIODeadline.uptimeNanoseconds(1_000_000_000)
-        #expect(log.admit("plaintext resp 10.0.0.1", now: t0) == 0)
-        #expect(log.admit("plaintext resp 10.0.0.1", now: t0 + .seconds(1)) == nil)
-        #expect(log.admit("plaintext resp 10.0.0.1", now: t0 + .seconds(59)) == nil)
-        #expect(log.admit("plaintext resp 10.0.0.2", now: t0 + .seconds(2)) == 0)  // another address
-        #expect(log.admit("plaintext http 10.0.0.1", now: t0 + .seconds(2)) == 0)  // another door
-        #expect(log.admit("plaintext resp 10.0.0.1", now: t0 + .seconds(61)) == 2)
-        #expect(log.admit("plaintext resp 10.0.0.1", now: t0 + .seconds(62)) == nil)
+        #expect(log.admit(.plaintext, "plaintext resp 10.0.0.1", now: t0) == 0)
+        #expect(log.admit(.plaintext, "plaintext resp 10.0.0.1", now: t0 + .seconds(1)) == nil)
+        #expect(log.admit(.plaintext, "plaintext resp 10.0.0.1", now: t0 + .seconds(59)) == nil)
+        #expect(log.admit(.plaintext, "plaintext resp 10.0.0.2", now: t0 + .seconds(2)) == 0)  // another address
+        #expect(log.admit(.plaintext, "plaintext http 10.0.0.1", now: t0 + .seconds(2)) == 0)  // another door
+        #expect(log.admit(.plaintext, "plaintext resp 10.0.0.1", now: t0 + .seconds(61)) == 2)
+        #expect(log.admit(.plaintext, "plaintext resp 10.0.0.1", now: t0 + .seconds(62)) == nil)
+        #expect(log.total(.plaintext) == 7)
     }
 
     @Test func theTableIsBounded() {
         let log = RefusalLog(window: .seconds(60))
         let t0 = NIODeadline.uptimeNanoseconds(1_000_000_000)
-        for i in 0..<(RefusalLog.maxEntries + 10) { #expect(log.admit("a\(i)", now: t0) == 0) }
+        for i in 0..<(RefusalLog.maxEntries + 10) { #expect(log.admit(.plaintext, "a\(i)", now: t0) == 0) }
         // The table started over when full: an early address is logged again.
-        #expect(log.admit("a0", now: t0 + .seconds(1)) == 0)
+        #expect(log.admit(.plaintext, "a0", now: t0 + .seconds(1)) == 0)
+        #expect(log.total(.plaintext) == RefusalLog.maxEntries + 11)
+        #expect(log.total(.handshake) == 0)
     }
 }

@@ -259,6 +259,14 @@ try:
            f"https://127.0.0.1:{strict_http}/readyz")
     check("and served with one", r.returncode == 0, r.stderr)
 
+    # ---- INFO tls: the doors, the certificate's end date, what was refused and reloaded.
+    info = client.info("tls")
+    not_after = ssl.cert_time_to_seconds(ssl._ssl._test_decode_cert(os.path.join(CERTS, "n1.pem"))["notAfter"])
+    check("INFO tls: doors and modes", info.get("tls_enabled") == 1 and info.get("tls_resp") == 1 and info.get("tls_peers") == "mutual", f"{info}")
+    check("INFO tls: the served certificate's end date", info.get("tls_certificate_not_after") == int(not_after), f"{info} vs {not_after}")
+    check("INFO tls: refusals and reloads counted", info.get("tls_plaintext_refused", 0) >= 4 and info.get("tls_handshakes_refused", 0) >= 2
+          and info.get("tls_reloads") == 1, f"{info}")
+
     # ---- Bad settings refused at start, with the key and the file named.
     bad = [
         ("a missing certificate file", TLS.replace("certs/{node}.pem", "certs/missing.pem"), "tls.cert: cannot read"),
