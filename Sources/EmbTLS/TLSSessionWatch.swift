@@ -4,7 +4,7 @@
 // RefusalLog), and the connection closed. A
 // handshake that succeeds is announced to the protocol handler behind it as a `TLSHandshakeOutcome`
 // (whether a client certificate of the CA was shown, and so whether PEER.* commands are allowed),
-// and this handler leaves the pipeline.
+// and this handler leaves the pipeline. A handshake not done within 10 s is closed.
 import Logging
 import NIOCore
 import NIOSSL
@@ -25,9 +25,23 @@ final class TLSSessionWatch: ChannelInboundHandler, RemovableChannelHandler {
     private let requiresPeerCertificate: Bool
     private let log: RefusalLog
     private let logger: Logger
+    /// A handshake takes a round trip or two; one still unfinished after this holds a connection slot
+    /// for nothing (a client that opened and stalled), so it is closed rather than left to the idle timeout.
+    static let handshakeTimeout = TimeAmount.seconds(10)
+    private var deadline: Scheduled<Void>?
 
     init(door: NodeTLS.Door, requiresPeerCertificate: Bool, log: RefusalLog, logger: Logger) {
         (self.door, self.requiresPeerCertificate, self.log, self.logger) = (door, requiresPeerCertificate, log, logger)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        self.deadline = context.eventLoop.scheduleTask(in: Self.handshakeTimeout) { bound.value.close(promise: nil) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.deadline?.cancel()
+        self.deadline = nil
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

@@ -35,6 +35,14 @@ import Testing
         #expect(try channel.readInbound(as: ByteBuffer.self) == nil)
     }
 
+    @Test func aStalledHandshakeIsClosedAfterItsTimeout() throws {
+        let channel = try Self.door(.resp)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(9))
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(!channel.isActive)
+    }
+
     @Test func noTLSSettingsAddNothing() throws {
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addTLSIfConfigured(nil, door: .resp, logger: Logger(label: "test"))
