@@ -1,10 +1,10 @@
 // Sits behind the TLS handler of a door until the handshake ends. A handshake that fails (a client
 // certificate of another CA, a client that does not trust ours, garbage after a handshake byte) is
 // logged in one line with the client's address and BoringSSL's reason (one per address and minute:
-// RefusalLog), and the connection closed. A
-// handshake that succeeds is announced to the protocol handler behind it as a `TLSHandshakeOutcome`
-// (whether a client certificate of the CA was shown, and so whether PEER.* commands are allowed),
-// and this handler leaves the pipeline. A handshake not done within 10 s is closed.
+// RefusalLog), and the connection closed. A handshake that succeeds is announced to the protocol
+// handler behind it as a `TLSHandshakeOutcome` (whether a client certificate of the CA was shown, and
+// so whether PEER.* commands are allowed), and this handler leaves the pipeline. A handshake not done
+// within 10 s is closed.
 import Logging
 import NIOCore
 import NIOSSL
