@@ -1,5 +1,5 @@
 """Shared helpers of the integration tests: results, free loopback ports, waiting for a listener."""
-import os, socket, struct, time
+import os, socket, struct, subprocess, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("EMBCACHE_BIN", os.path.join(ROOT, ".build", "release", "embcache"))
@@ -55,6 +55,14 @@ def stop_all(procs, work=None, ids=()):
             f = os.path.join(work, f"{n}.log")
             if os.path.exists(f):
                 print(f"---- {n} log ----\n" + open(f).read()[-1500:])
+
+
+def serve(procs, work, node_id, cluster_path):
+    """Starts `embcache serve --cluster PATH --node ID` logging to WORK/ID.log; recorded in `procs` to stop by PID."""
+    log = open(os.path.join(work, f"{node_id}.log"), "a")
+    p = subprocess.Popen([BIN, "serve", "--cluster", cluster_path, "--node", node_id], cwd=ROOT, stdout=log, stderr=log)
+    procs.append(p)
+    return p
 
 
 def floats(b):
