@@ -99,7 +99,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "EmbRedisTests", dependencies: ["EmbRedis"], swiftSettings: swiftSettings),
-        .testTarget(name: "EmbServerTests", dependencies: ["EmbServer", nio], swiftSettings: swiftSettings),
+        .testTarget(name: "EmbServerTests", dependencies: ["EmbServer", "EmbRESP", nio, nioPosix], swiftSettings: swiftSettings),
         .testTarget(name: "CEmbKernelsTests", dependencies: ["CEmbKernels", "EmbHash"], swiftSettings: swiftSettings),
         .testTarget(name: "EmbModelTests", dependencies: ["EmbModel", "CEmbKernels"], swiftSettings: swiftSettings),
         .testTarget(name: "EmbNodeTests", dependencies: ["EmbNode", "EmbHash"], swiftSettings: swiftSettings),

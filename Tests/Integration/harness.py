@@ -65,6 +65,22 @@ def serve(procs, work, node_id, cluster_path):
     return p
 
 
+def pooled_copy(work, mode, source=None):
+    """all-MiniLM-L6-v2's files, linked into WORK/mini-MODE, with `mode` pooling ("cls" or "max") instead
+    of mean: another checkpoint of the same width, with a fingerprint of its own."""
+    import json
+    source = source or os.path.join(ROOT, "models", "all-MiniLM-L6-v2")
+    out = os.path.join(work, f"mini-{mode}")
+    os.makedirs(os.path.join(out, "1_Pooling"))
+    for name in os.listdir(source):
+        if name != "1_Pooling":
+            os.symlink(os.path.join(source, name), os.path.join(out, name))
+    pooling = json.load(open(os.path.join(source, "1_Pooling", "config.json")))
+    pooling.update(pooling_mode_mean_tokens=False, **{f"pooling_mode_{'cls_token' if mode == 'cls' else 'max_tokens'}": True})
+    json.dump(pooling, open(os.path.join(out, "1_Pooling", "config.json"), "w"))
+    return out
+
+
 def floats(b):
     """A vector's float32 little-endian bytes (RESP's reply) as floats."""
     return struct.unpack(f"<{len(b) // 4}f", b)

@@ -2,7 +2,7 @@
 """Issue 17 §1, peers prove what they serve: two nodes whose cluster files give the same model name
 ("mini", the default) to two DIFFERENT checkpoints of the same width (all-MiniLM-L6-v2 with its mean
 pooling on n1; the same weights with CLS pooling on n2: another fingerprint, 384 floats too), and a
-second model ("shared") that is the same checkpoint on both. Every vector each node answers, over
+second model ("shared": the same weights with max pooling) that is the same checkpoint on both. Every vector each node answers, over
 RESP and HTTP, single and batched, must equal its OWN model's reference (`embcache embed`), with
 nothing failed: "mini" keys are never forwarded (peer_model_mismatch counts them on both nodes, in
 INFO, /metrics, SAVINGS and the dashboard), "shared" keys still are. Also: /readyz says 503 until a
@@ -12,7 +12,7 @@ loops are bounded."""
 import base64, json, os, subprocess, sys, tempfile, time, urllib.error, urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BIN, ROOT, check, free_port, serve, stop_all, summary, wait_port
+from harness import BIN, ROOT, check, free_port, pooled_copy, serve, stop_all, summary, wait_port
 import numpy as np
 import redis
 
@@ -21,20 +21,6 @@ work = tempfile.mkdtemp()
 MINILM = os.path.join(ROOT, "models", "all-MiniLM-L6-v2")
 ids = ["n1", "n2", "x3"]
 ports = {i: (free_port(), free_port()) for i in ids}
-
-
-def pooled_copy(mode):
-    """MiniLM's files, linked, with `mode` pooling (cls, max) instead of mean: another checkpoint of the
-    same width, with its own fingerprint."""
-    out = os.path.join(work, f"mini-{mode}")
-    os.makedirs(os.path.join(out, "1_Pooling"))
-    for name in os.listdir(MINILM):
-        if name != "1_Pooling":
-            os.symlink(os.path.join(MINILM, name), os.path.join(out, name))
-    pooling = json.load(open(os.path.join(MINILM, "1_Pooling", "config.json")))
-    pooling.update(pooling_mode_mean_tokens=False, **{f"pooling_mode_{'cls_token' if mode == 'cls' else 'max_tokens'}": True})
-    json.dump(pooling, open(os.path.join(out, "1_Pooling", "config.json"), "w"))
-    return out
 
 
 def cluster_file(node, name, mini, members):
@@ -87,10 +73,10 @@ def info_cluster(node):
 
 
 try:
-    mini_cls = pooled_copy("cls")
+    mini_cls = pooled_copy(work, "cls")
     # A third checkpoint, the same on both nodes (were it MiniLM itself, n1's "mini" keys would be
     # rightly served by n2's "shared" lane: an owner serves a fingerprint from whichever lane has it).
-    shared = pooled_copy("max")
+    shared = pooled_copy(work, "max")
     own = {"n1": MINILM, "n2": mini_cls}
     files = {n: cluster_file(n, "pm", own[n], ["n1", "n2"]) for n in ["n1", "n2"]}
 

@@ -110,20 +110,20 @@ public final class ClusterRouter: Sendable {
     /// The up node that owns `key` when it is another node that serves `fingerprint`; nil when this
     /// node serves it (it owns it, or its owner serves another checkpoint: a mismatch, counted).
     public func remoteOwner(of key: CacheKey, fingerprint: String) -> String? {
-        let (owner, firstMismatch) = self.state.withLock { s -> (String?, Bool) in
+        let (owner, mismatched) = self.state.withLock { s -> (String?, String?) in
             let owner = s.ring.owner(of: key.ringPosition) { $0 == self.selfID || s.peers[$0]?.health.routable == true }
-            guard let owner, owner != self.selfID, let view = s.peers[owner] else { return (nil, false) }
-            if view.fingerprints?.contains(fingerprint) == true { return (owner, false) }
+            guard let owner, owner != self.selfID, let view = s.peers[owner] else { return (nil, nil) }
+            if view.fingerprints?.contains(fingerprint) == true { return (owner, nil) }
             s.modelMismatches += 1
-            return (nil, s.loggedMismatches.insert("\(owner) \(fingerprint)").inserted)
+            return (nil, s.loggedMismatches.insert("\(owner) \(fingerprint)").inserted ? owner : nil)
         }
-        if firstMismatch { self.logMismatch(fingerprint) }
+        if let mismatched { self.logMismatch(mismatched, fingerprint) }
         return owner
     }
 
-    private func logMismatch(_ fingerprint: String) {
+    private func logMismatch(_ peer: String, _ fingerprint: String) {
         self.logger.warning("a peer does not serve this node's model: its keys of that model are served here (peer_model_mismatch)",
-                            metadata: ["model.fingerprint": "\(fingerprint)"])
+                            metadata: ["peer": "\(peer)", "model.fingerprint": "\(fingerprint)"])
     }
 
     /// The peer answered PEERMODEL for `fingerprint`: it no longer (or never) serves it.

@@ -111,12 +111,12 @@ final class PeerLinkHandler: ChannelInboundHandler {
 
 /// The link to one peer from one event loop. Used only on that loop (tasks reach it with
 /// `eventLoop.flatSubmit`), hence unchecked: its state is never touched off the loop.
-final class PeerLink: @unchecked Sendable {
+public final class PeerLink: @unchecked Sendable {
     let host: String
     let port: Int
     /// AUTH on connect: the cluster secret to a peer, or the Redis login; nil = none.
     let credentials: RedisCredentials?
-    let eventLoop: any EventLoop
+    public let eventLoop: any EventLoop
     private var channel: (any Channel)?
     private var handler: PeerLinkHandler?
     private var connecting: EventLoopFuture<Void>?
@@ -130,10 +130,10 @@ final class PeerLink: @unchecked Sendable {
 
     /// A peer link's handshake (PEER.HELLO, ClusterRouter), run after AUTH on every new connection
     /// with a way to send on it; a failed handshake closes the connection. Nil for Redis.
-    typealias Handshake = (_ send: @escaping ([ByteBuffer]) -> EventLoopFuture<RESPValue>) -> EventLoopFuture<Void>
+    public typealias Handshake = (_ send: @escaping ([ByteBuffer]) -> EventLoopFuture<RESPValue>) -> EventLoopFuture<Void>
     let handshake: Handshake?
 
-    init(host: String, port: Int, credentials: RedisCredentials?, eventLoop: any EventLoop, database: Int = 0, timeout: TimeAmount,
+    public init(host: String, port: Int, credentials: RedisCredentials?, eventLoop: any EventLoop, database: Int = 0, timeout: TimeAmount,
          handshake: Handshake? = nil) {
         (self.host, self.port, self.credentials, self.eventLoop, self.database) = (host, port, credentials, eventLoop, database)
         (self.timeout, self.handshake) = (timeout, handshake)
@@ -141,7 +141,7 @@ final class PeerLink: @unchecked Sendable {
 
     /// Sends one command; the future completes on this link's loop. `timeout`: when the caller stops
     /// waiting (PeerError.timedOut), if sooner than the link's own.
-    func send(_ args: [ByteBuffer], timeout: TimeAmount? = nil) -> EventLoopFuture<RESPValue> {
+    public func send(_ args: [ByteBuffer], timeout: TimeAmount? = nil) -> EventLoopFuture<RESPValue> {
         var command = ByteBuffer()
         command.reserveCapacity(64 + args.reduce(0) { $0 + $1.readableBytes })
         command.writeCommand(RESPCommand(arguments: args))
@@ -165,7 +165,7 @@ final class PeerLink: @unchecked Sendable {
     }
 
     /// Closes the connection (pending requests fail); the next send connects again.
-    func close() {
+    public func close() {
         self.channel?.close(promise: nil)
         self.channel = nil
     }
