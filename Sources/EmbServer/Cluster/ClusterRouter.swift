@@ -21,6 +21,7 @@ public final class ClusterRouter: Sendable {
     let logger: Logger
     let group: any EventLoopGroup
     let state: Mutex<State>
+    private let viewedOnce = Atomic<Bool>(false)
     /// Forward links: one per (peer, event loop).
     let links = LinkRegistry()
     /// Health links: one per peer, apart from the forward links because replies come in order and a
@@ -173,10 +174,14 @@ public final class ClusterRouter: Sendable {
     }
 
     /// Whether the node has a view of every peer (each answered, failed after answering, or was
-    /// tried for `readinessGrace` without answering): until then /readyz says 503.
+    /// tried for `readinessGrace` without answering): until then /readyz says 503. Latched: a reload
+    /// that adds a node not up yet must not take a serving node out of its load balancer.
     public var hasPeerView: Bool {
+        if self.viewedOnce.load(ordering: .relaxed) { return true }
         let now = ContinuousClock.now
-        return self.state.withLock { s in s.peers.values.allSatisfy { $0.health.viewed(at: now, grace: Self.readinessGrace) } }
+        let viewed = self.state.withLock { s in s.peers.values.allSatisfy { $0.health.viewed(at: now, grace: Self.readinessGrace) } }
+        if viewed { self.viewedOnce.store(true, ordering: .relaxed) }
+        return viewed
     }
 }
 
