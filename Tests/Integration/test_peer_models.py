@@ -88,6 +88,19 @@ try:
     check("INFO cluster says the peer view is not ready", info_cluster("n1").get("peer_view_ready") == 0 or readyz("n1") == 200)
     start("n2", files["n2"])
     check("n1 and n2 become ready", wait_ready("n1") and wait_ready("n2"))
+    # Right after both say ready, they name the same owners (the "shared" lane: same checkpoint on
+    # both, so no key stays home for a model mismatch). Issue 17 §4 measured three owner maps here.
+    probes = [f"ownership probe {k}" for k in range(200)]
+    def owners(node):
+        c = redis.Redis(port=ports[node][0], protocol=2, socket_timeout=60)
+        c.execute_command("CLIENT", "SETMODEL", "shared")
+        p = c.pipeline(transaction=False)
+        for t in probes:
+            p.execute_command("EMBED.LOCATE", t)
+        return [r[1].decode() for r in p.execute()]
+    o1, o2 = owners("n1"), owners("n2")
+    check("right after ready, n1 and n2 name the same owner for 200 probes, spread over both",
+          o1 == o2 and set(o1) == {"n1", "n2"}, f"{sum(a != b for a, b in zip(o1, o2))} differ, owners {set(o1)}")
     check("n1 sees n2 up and n2 sees n1 up", info_cluster("n1")["peers_up"] == 1 and info_cluster("n2")["peers_up"] == 1,
           f"{info_cluster('n1')['peers_up']} {info_cluster('n2')['peers_up']}")
 
