@@ -56,7 +56,7 @@ extension ClusterRouter {
 
     /// PEER.HELLO on a new connection to `peer`: records the version and fingerprints it answers,
     /// or (an older release, which knows no PEER.HELLO) version 1 and the fingerprints of its INFO.
-    func handshake(with peer: String, send: @escaping ([ByteBuffer]) -> EventLoopFuture<RESPValue>) -> EventLoopFuture<Void> {
+    func handshake(with peer: String, send: @escaping @Sendable ([ByteBuffer]) -> EventLoopFuture<RESPValue>) -> EventLoopFuture<Void> {
         let mine = self.hello
         let sent = send(mine.command.map { ByteBuffer(string: $0) })
         let loop = sent.eventLoop

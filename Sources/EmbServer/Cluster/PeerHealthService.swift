@@ -9,8 +9,8 @@ struct PeerHealthService<C: Clock>: Service where C.Duration == Duration {
     /// How often due peers are looked for (the shortest retry of PeerHealth).
     var tick: Duration = .milliseconds(100)
 
-    func run() async throws {
-        try await cancelWhenGracefulShutdown {
+    func run() async {
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 await self.cluster.checkDuePeers()
                 try? await self.clock.sleep(for: self.tick)  // cancelled: the loop ends

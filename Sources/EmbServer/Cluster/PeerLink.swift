@@ -130,7 +130,7 @@ public final class PeerLink: @unchecked Sendable {
 
     /// A peer link's handshake (PEER.HELLO, ClusterRouter), run after AUTH on every new connection
     /// with a way to send on it; a failed handshake closes the connection. Nil for Redis.
-    public typealias Handshake = (_ send: @escaping ([ByteBuffer]) -> EventLoopFuture<RESPValue>) -> EventLoopFuture<Void>
+    public typealias Handshake = (_ send: @escaping @Sendable ([ByteBuffer]) -> EventLoopFuture<RESPValue>) -> EventLoopFuture<Void>
     let handshake: Handshake?
 
     public init(host: String, port: Int, credentials: RedisCredentials?, eventLoop: any EventLoop, database: Int = 0, timeout: TimeAmount,
