@@ -108,7 +108,7 @@ let package = Package(
             dependencies: ["EmbTLS", "EmbCluster", nio, nioPosix, nioSSL, logging, .product(name: "NIOEmbedded", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "EmbServerTests", dependencies: ["EmbServer", nio], swiftSettings: swiftSettings),
+        .testTarget(name: "EmbServerTests", dependencies: ["EmbServer", "EmbRESP", nio, nioPosix], swiftSettings: swiftSettings),
         .testTarget(name: "CEmbKernelsTests", dependencies: ["CEmbKernels", "EmbHash"], swiftSettings: swiftSettings),
         .testTarget(name: "EmbModelTests", dependencies: ["EmbModel", "CEmbKernels"], swiftSettings: swiftSettings),
         .testTarget(name: "EmbNodeTests", dependencies: ["EmbNode", "EmbHash"], swiftSettings: swiftSettings),

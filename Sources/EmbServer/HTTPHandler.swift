@@ -55,6 +55,11 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         case (.GET, "/healthz"):
             self.respond(context, head, .ok, json: #"{"status":"ok"}"#)
         case (.GET, "/readyz"):
+            // Not ready before the node has a view of its peers (ClusterRouter.hasPeerView): a node
+            // that routed before its first health round would send every key to itself for a while.
+            if self.server.cluster?.hasPeerView == false {
+                return self.respond(context, head, .serviceUnavailable, json: #"{"status":"waiting for a view of the peers"}"#)
+            }
             self.respond(context, head, .ok, json: #"{"status":"ready","model":"all-MiniLM-L6-v2"}"#)
         case (.GET, "/metrics"):
             self.respond(context, head, .ok, body: self.server.metrics.export(self.server), contentType: "text/plain; version=0.0.4")

@@ -29,7 +29,9 @@ enum InfoReport {
             let c = cluster.summary
             emit("cluster", [
                 ("cluster_enabled", 1), ("node_id", server.nodeID), ("nodes", cluster.nodes.count), ("peers_up", c.up), ("peers_down", c.down),
-                ("forwards", c.forwards), ("forward_failures", c.failures), ("hot_cache_entries", node.hotCacheStats.entries),
+                ("forwards", c.forwards), ("forward_failures", c.failures), ("peers_never_seen", c.neverSeen),
+                ("peer_model_mismatch", c.modelMismatches), ("peer_handshakes_refused", c.refusals),
+                ("peer_protocol_version", PeerProtocol.current), ("peer_view_ready", cluster.hasPeerView ? 1 : 0), ("hot_cache_entries", node.hotCacheStats.entries),
                 ("hot_cache_hits", node.tiers[.hot, default: 0]),
             ])
         } else {

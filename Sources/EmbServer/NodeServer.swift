@@ -101,8 +101,9 @@ public func buildNode(_ options: NodeOptions, logger: Logger) async throws -> Bu
             if ledger.audit == nil { logger.warning("cannot write the audit log; it stays off", metadata: ["savings.audit_log": "\(path)"]) }
         }
     }
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.ioThreads))
     if let file = options.cluster {
-        let r = ClusterRouter(file: file, selfID: options.nodeID, logger: logger)
+        let r = ClusterRouter(file: file, selfID: options.nodeID, group: group, logger: logger, tls: tls)
         router = r
         if let path = options.clusterPath {
             let nodeID = options.nodeID
@@ -127,16 +128,18 @@ public func buildNode(_ options: NodeOptions, logger: Logger) async throws -> Bu
         configuration.l1MaxBytes = entry.l1MaxBytes ?? options.node.l1MaxBytes / loaded.count
         if let ttl = entry.ttlSeconds { configuration.ttl = ttl }
         let l2 = try await connectL2(options, dimension: model.dimension, logger: logger)
-        let laneRouter = router.map { LaneRouter(cluster: $0, model: index == 0 ? nil : entry.name, vectorBytes: model.vectorBytes) }
+        let laneRouter = router.map {
+            LaneRouter(cluster: $0, model: index == 0 ? nil : entry.name, fingerprint: model.fingerprint.hash.hex, vectorBytes: model.vectorBytes)
+        }
         let node = EmbeddingNode(model: model, configuration: configuration, l2: l2, router: laneRouter, savings: ledger)
         lanes.append(ModelLane(index: index, name: entry.name, aliases: entry.aliases, node: node,
                                queryPrefix: entry.queryPrefix, passagePrefix: entry.passagePrefix, matryoshkaDims: entry.matryoshkaDims))
     }
+    router?.serve(fingerprints: lanes.map { $0.node.model.fingerprint.hash.hex })
     let context = ServerContext(models: ModelCatalog(lanes), nodeID: options.nodeID, secret: options.secret, metrics: NodeMetrics(),
                                 cluster: router, reload: reload, metricsPublic: options.metricsPublic, limits: options.limits, tls: tls)
     let limits = RESPLimits(maxBulkLength: options.node.maxTextBytes, maxArguments: options.node.maxBatchTexts + 1)
     let idle = options.idleTimeout
-    let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.ioThreads))
     let resp = ListenerService(name: "resp", group: group, host: options.respHost, port: options.respPort, logger: logger) { channel in
         try channel.pipeline.syncOperations.addTLSIfConfigured(tls, door: .resp, logger: logger)
         guard context.admit(channel) else { return try channel.pipeline.syncOperations.addHandler(GateRefusal(message: GateRefusal.resp)) }
@@ -151,7 +154,8 @@ public func buildNode(_ options: NodeOptions, logger: Logger) async throws -> Bu
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
         try channel.pipeline.syncOperations.addHandler(HTTPHandler(server: context))
     }
-    return BuiltNode(context: context, services: [DrainService(nodes: lanes.map(\.node)), resp, http])
+    let health: [any Service] = router.map { [PeerHealthService(cluster: $0, clock: ContinuousClock())] } ?? []
+    return BuiltNode(context: context, services: [DrainService(nodes: lanes.map(\.node))] + health + [resp, http])
 }
 
 /// A TCP listener as a Service: binds, serves until graceful shutdown, then closes.

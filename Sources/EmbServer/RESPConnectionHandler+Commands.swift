@@ -55,6 +55,10 @@ extension RESPConnectionHandler {
             self.complete(sequence, self.selectDatabase(args))
         case "PEER.MEMBED.IN", "PEER.LOCATE.IN", "PEER.INVALIDATE.IN":
             self.peerCommandIn(name, args, sequence: sequence, context: context)
+        case "PEER.HELLO":  // RESPConnectionHandler+Peers
+            self.peerHello(args, sequence: sequence)
+        case "PEER.MEMBED.FP", "PEER.LOCATE.FP", "PEER.INVALIDATE.FP":
+            self.peerCommandFP(name, args, sequence: sequence, context: context)
         case "QUIT":
             self.closeAfterReply(sequence)
             self.complete(sequence, Self.ok())
@@ -151,26 +155,22 @@ extension RESPConnectionHandler {
     /// reported and the request takes the async path, which routes again or computes here.
     func forwardOnLoop(_ text: UnsafeRawBufferPointer, known: KnownText, sequence: Int, context: ChannelHandlerContext) -> Bool {
         let key = known.key
+        let lane = self.selection.lane
+        let fingerprint = lane.fingerprint
         guard let cluster = self.server.cluster,
-            let owner = cluster.remoteOwner(of: key),
+            let owner = cluster.remoteOwner(of: key, fingerprint: fingerprint),
             let link = cluster.link(to: owner, on: context.eventLoop)
         else { return false }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         var command = ByteBuffer()
-        command.reserveCapacity(64 + text.count)
-        let lane = self.selection.lane
-        if lane.index == 0 {
-            command.writeArrayHeader(2)
-            command.writeBulkString("PEER.MEMBED")
-        } else {
-            command.writeArrayHeader(3)
-            command.writeBulkString("PEER.MEMBED.IN")
-            command.writeBulkString(lane.name)
-        }
+        command.reserveCapacity(96 + text.count)
+        let name = ClusterRouter.command("MEMBED", version: cluster.version(of: owner), fingerprint: fingerprint, model: lane.index == 0 ? nil : lane.name)
+        command.writeArrayHeader(name.count + 1)
+        for part in name { command.writeBulkString(part) }
         command.writeBulkString(bytes: text)
         let copy = Array(text)  // for the fallback, after `text` is gone
         let sent = DispatchTime.now().uptimeNanoseconds
-        link.send(encoded: command).whenComplete { result in
+        link.send(encoded: command, timeout: ClusterRouter.forwardTimeout(texts: 1)).whenComplete { result in
             let (handler, context) = bound.value
             if case .success(.array(let items?)) = result, items.count == 1 || items.count == 2, case .bulkString(let vector?) = items[0],
                 vector.readableBytes == lane.node.vectorBytes
@@ -185,7 +185,13 @@ extension RESPConnectionHandler {
                 handler.complete(sequence) { $0.writeBulkString(vector) }
                 handler.scheduleFlush(context: context)
             } else {
-                cluster.reportFailure(owner)
+                // PEERMODEL: the owner serves another checkpoint (learned: the lookup serves it here);
+                // anything else (a timeout, a reset, a bad reply) marks the owner down.
+                if case .success(.error(let line)) = result, PeerHandshake.isModelMismatch(line) {
+                    cluster.learnedMismatch(owner, fingerprint: fingerprint)
+                } else {
+                    cluster.reportFailure(owner)
+                }
                 handler.runLookup([copy], reply: .vector, sequence: sequence, context: context, node: lane.node)
             }
         }
@@ -326,7 +332,7 @@ extension RESPConnectionHandler {
     /// Known command names keep their own label; anything else is "unknown" (bounded label set).
     static func metricName(_ name: String) -> String {
         ["EMBED", "MEMBED", "EMBED.LOCATE", "INVALIDATE", "PING", "HELLO", "AUTH", "CLIENT", "INFO", "QUIT", "SELECT", "COMMAND", "ECHO",
-         "PEER.MEMBED", "PEER.LOCATE", "PEER.INVALIDATE", "CLUSTER", "EMBED.WARM", "SAVINGS"]
+         "PEER.MEMBED", "PEER.LOCATE", "PEER.INVALIDATE", "CLUSTER", "EMBED.WARM", "SAVINGS", "PEER.HELLO", "PEER.MEMBED.FP"]
             .contains(name) ? name.lowercased() : "unknown"
     }
 }

@@ -88,19 +88,24 @@ extension RESPConnectionHandler {
         guard let lane = self.server.models.lane(named: modelName) else {
             return self.complete(sequence, Self.error("ERR \(self.server.models.unknown(modelName)) (peers must serve the same models)"))
         }
-        let texts = args.dropFirst(2).map { Array($0.readableBytesView) }
+        self.servePeerCommand(name, texts: args.dropFirst(2).map { Array($0.readableBytesView) }, lane: lane, sequence: sequence, context: context)
+    }
+
+    /// A peer's forward (`name` PEER.MEMBED.IN|.FP, PEER.LOCATE.IN|.FP or PEER.INVALIDATE.IN|.FP) of
+    /// `texts`, served by `lane` as their owner, never forwarded again.
+    func servePeerCommand(_ name: String, texts: [[UInt8]], lane: ModelLane, sequence: Int, context: ChannelHandlerContext) {
         let node = lane.node
         switch name {
-        case "PEER.MEMBED.IN":
+        case "PEER.MEMBED.IN", "PEER.MEMBED.FP":
             self.runLookup(texts, reply: .peerVectors, forwarded: true, sequence: sequence, context: context, node: node)
-        case "PEER.LOCATE.IN":
+        case "PEER.LOCATE.IN", "PEER.LOCATE.FP":
             guard texts.count == 1 else { return self.complete(sequence, Self.arity(name)) }
             self.runAsync(sequence, context: context) {
                 var reply = ByteBuffer()
                 do { reply.writeBulkString(try await node.locate(texts[0], forwarded: true).tier) } catch { reply = Self.nodeError(error) }
                 return reply
             }
-        default:  // PEER.INVALIDATE.IN
+        default:  // PEER.INVALIDATE.IN, PEER.INVALIDATE.FP
             self.runAsync(sequence, context: context) {
                 var reply = ByteBuffer()
                 do { reply.writeRESPInteger(try await node.invalidate(texts, forwarded: true)) } catch { reply = Self.nodeError(error) }

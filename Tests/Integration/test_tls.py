@@ -9,6 +9,8 @@ one node whose cluster file has a `tls:` section (peers: mutual);
 - mutual TLS on the peer side: PEER.* refused without a client certificate (NOPEERCERT), served with a
   certificate of the cluster's CA (Python ssl and openssl s_client), the handshake refused with a
   certificate of another CA;
+- peer links over mutual TLS: two nodes of the cluster's CA forward to each other (vectors right);
+  a node of another CA is never a peer and both sides serve every text themselves, right;
 - SIGHUP: a renewed certificate is served to new handshakes while a connection opened before keeps
   working; a broken certificate file is refused and the served one kept;
 - client_auth: required: a certificate of the CA from every client, RESP and HTTPS;
@@ -266,6 +268,59 @@ try:
     check("INFO tls: the served certificate's end date", info.get("tls_certificate_not_after") == int(not_after), f"{info} vs {not_after}")
     check("INFO tls: refusals and reloads counted", info.get("tls_plaintext_refused", 0) >= 4 and info.get("tls_handshakes_refused", 0) >= 2
           and info.get("tls_reloads") == 1, f"{info}")
+
+    # ---- Peer links over mutual TLS: two nodes of the cluster's CA forward to each other; a node
+    # whose certificates come from another CA is never a peer (its handshakes fail both ways) and
+    # each side serves every text itself, correctly.
+    assert sh(os.path.join(ROOT, "Scripts", "make-dev-certs"), CERTS, "n2").returncode == 0
+    assert sh(os.path.join(ROOT, "Scripts", "make-dev-certs"), FOREIGN, "n2").returncode == 0
+    texts = [f"peer link over TLS, text {i}" for i in range(40)]
+    texts_file = os.path.join(work, "peer-texts.jsonl")
+    open(texts_file, "w").write("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    expected = [np.array(json.loads(l)["embedding"], np.float32) for l in sh(BIN, "embed", "--input", texts_file, cwd=ROOT, timeout=300).stdout.splitlines()]
+
+    def two_nodes(name, tls_n2):
+        """A 2-node cluster: n1 with the cluster's certificates, n2 with `tls_n2` (its own file)."""
+        ports = {n: (free_port(), free_port()) for n in ("n1", "n2")}
+        nodes = "".join(f"  - id: {n}\n    resp: 127.0.0.1:{r}\n    http: 127.0.0.1:{h}\n" for n, (r, h) in ports.items())
+        started = {}
+        for n, tls in (("n1", TLS), ("n2", tls_n2)):
+            path = os.path.join(work, f"{name}-{n}.yaml")
+            open(path, "w").write(f"cluster:\n  name: {name}\nmodel:\n  path: {MODEL}\n{tls}\nnodes:\n{nodes}")
+            out = open(os.path.join(work, f"{name}-{n}.log"), "w")
+            started[n] = subprocess.Popen([BIN, "serve", "--cluster", path, "--node", n], cwd=ROOT, stdout=out, stderr=out)
+            procs.append(started[n])
+        for n, (r, h) in ports.items():
+            wait_port(h, 60)
+            end = time.time() + 30
+            while time.time() < end and sh("curl", "-sf", "--cacert", ca, f"https://127.0.0.1:{h}/readyz").returncode != 0:
+                time.sleep(0.1)
+        return ports, started
+
+    def ask_all(port, cafile):
+        c = redis.Redis(host="127.0.0.1", port=port, ssl=True, ssl_ca_certs=cafile, socket_timeout=30)
+        got = [np.frombuffer(c.execute_command("EMBED", t), np.float32) for t in texts]
+        return c, sum(not np.allclose(g, e, atol=1e-5) for g, e in zip(got, expected))
+
+    ports, started = two_nodes("tlspeers", TLS)
+    c1, wrong = ask_all(ports["n1"][0], ca)
+    info = c1.info("cluster")
+    check("TLS peers: every vector right", wrong == 0, f"{wrong} wrong")
+    check("TLS peers: the peer is up over mutual TLS and texts were forwarded to it",
+          info.get("peers_up") == 1 and info.get("forwards", 0) > 0 and info.get("forward_failures") == 0, f"{info}")
+    for p in started.values():
+        p.kill(); p.wait(5)
+
+    foreign_tls = TLS.replace("certs/", "foreign/")
+    ports, started = two_nodes("tlsforeign", foreign_tls)
+    c1, wrong = ask_all(ports["n1"][0], ca)
+    c2, wrong2 = ask_all(ports["n2"][0], os.path.join(FOREIGN, "ca.pem"))
+    info1, info2 = c1.info("cluster"), c2.info("cluster")
+    check("a peer of another CA: every vector on both sides right, served locally", wrong == 0 and wrong2 == 0, f"{wrong} / {wrong2} wrong")
+    check("a peer of another CA is never up, nothing forwarded to it",
+          info1.get("peers_up") == 0 and info1.get("forwards", 0) == 0 and info2.get("peers_up") == 0 and info2.get("forwards", 0) == 0,
+          f"{info1} / {info2}")
+    check("both nodes stay up", all(p.poll() is None for p in started.values()))
 
     # ---- Bad settings refused at start, with the key and the file named.
     bad = [

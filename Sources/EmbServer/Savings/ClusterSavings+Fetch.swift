@@ -2,6 +2,8 @@
 // `SAVINGS` over the peers' RESP connections (the same ones forwards use, AUTH included), at once.
 // A peer that does not answer in time is listed as unreachable; the page still renders.
 import EmbNode
+import EmbRESP
+import NIOCore
 import Foundation
 
 extension ServerContext {
@@ -13,10 +15,10 @@ extension ServerContext {
         let answers = await withTaskGroup(of: (String, SavingsSnapshot?).self) { group in
             for p in peers {
                 group.addTask {
-                    guard p.up, let client = cluster.peer(p.id), case .string(let bytes)? = await client.call([Array("SAVINGS".utf8)]) else {
+                    guard p.up, case .bulkString(let bytes?)? = await cluster.call(["SAVINGS"], at: p.id) else {
                         return (p.id, nil)
                     }
-                    return (p.id, try? SavingsSnapshot.decode(bytes))
+                    return (p.id, try? SavingsSnapshot.decode(Array(bytes.readableBytesView)))
                 }
             }
             var all: [(String, SavingsSnapshot?)] = []

@@ -20,6 +20,9 @@ public struct SavingsSnapshot: Sendable, Codable {
         public var l1Bytes: Int
         public var peersUp: Int
         public var peersDown: Int
+        /// Texts served here because their owner serves another checkpoint of the model (nil from a
+        /// node of a release before the peer handshake).
+        public var peerModelMismatch: Int?
         public var encoderQueue: Int
         public var uptimeSeconds: Double
     }
@@ -97,7 +100,8 @@ extension ServerContext {
             node: self.nodeID, model: Self.modelName, time: now, prices: node.savings.prices,
             encoder: .init(seconds: b.seconds, tokens: b.tokens, texts: b.texts, threads: node.model.encoder.threads, secondsPerToken: node.secondsPerToken),
             health: .init(l2Enabled: node.l2 != nil, l2Up: node.l2?.stats.isUp ?? false, l1Entries: l1.entries, l1Bytes: l1.bytes,
-                          peersUp: cluster?.up ?? 0, peersDown: cluster?.down ?? 0, encoderQueue: node.batcher.depth,
+                          peersUp: cluster?.up ?? 0, peersDown: cluster?.down ?? 0,
+                          peerModelMismatch: cluster?.modelMismatches ?? 0, encoderQueue: node.batcher.depth,
                           uptimeSeconds: Date().timeIntervalSince(self.startedAt)),
             callers: callers, perSecond: perSecond, perMinute: perMinute,
             overlap: .init(level: sample.level, capacity: node.savings.overlap.capacity, callers: accounts.map(\.name),
