@@ -14,6 +14,7 @@ let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
 let nioHTTP1 = Target.Dependency.product(name: "NIOHTTP1", package: "swift-nio")
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
+let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
 let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 
 let package = Package(
@@ -30,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
     ],
     targets: [
         // C libraries from Debian, each behind one C-prefixed module.
@@ -47,6 +49,8 @@ let package = Package(
         .target(name: "EmbSingleFlight", swiftSettings: swiftSettings),
         .target(name: "EmbRESP", dependencies: [nio], swiftSettings: swiftSettings),
         .target(name: "EmbRedis", dependencies: ["CHiredis", logging], swiftSettings: swiftSettings),
+        // TLS for every door: cluster-file settings -> NIOSSLContext, SIGHUP reload, plaintext refusal.
+        .target(name: "EmbTLS", dependencies: ["EmbCluster", nio, nioSSL, logging, .product(name: "NIOTLS", package: "swift-nio")], swiftSettings: swiftSettings),
         .target(
             name: "EmbNode",
             dependencies: ["EmbHash", "EmbModel", "EmbLRU", "EmbRedis", "EmbSingleFlight", logging],
@@ -55,7 +59,7 @@ let package = Package(
         .target(
             name: "EmbServer",
             dependencies: [
-                "EmbNode", "EmbRESP", "EmbRedis", "EmbModel", "EmbRing", "EmbCluster", "EmbHash", nio, nioPosix, nioHTTP1, logging, lifecycle,
+                "EmbNode", "EmbRESP", "EmbRedis", "EmbModel", "EmbRing", "EmbCluster", "EmbHash", "EmbTLS", nio, nioPosix, nioHTTP1, logging, lifecycle,
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -100,8 +104,13 @@ let package = Package(
         ),
         .testTarget(name: "EmbRedisTests", dependencies: ["EmbRedis"], swiftSettings: swiftSettings),
         .testTarget(
+            name: "EmbTLSTests",
+            dependencies: ["EmbTLS", "EmbCluster", nio, nioPosix, nioSSL, logging, .product(name: "NIOEmbedded", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "EmbServerTests",
-            dependencies: ["EmbServer", "EmbNode", "EmbModel", "EmbRESP", "EmbCluster", nio, nioHTTP1,
+            dependencies: ["EmbServer", "EmbNode", "EmbModel", "EmbRESP", "EmbCluster", nio, nioPosix, nioHTTP1,
                            .product(name: "NIOEmbedded", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),

@@ -53,6 +53,10 @@ struct ReportCommand: ParsableCommand {
         var out = "embcache report: \(r.nodes.count) node(s) \(r.nodes.joined(separator: ", "))"
         out += r.unreachable.isEmpty ? "" : "; unreachable: \(r.unreachable.joined(separator: ", "))"
         out += "; window \(window.rawValue)\n"
+        // A node that served texts itself because their owner serves another checkpoint (a rollout
+        // in progress, or a stale copy): the operator should know.
+        let mismatches = r.nodes.compactMap { id in r.health[id]?.peerModelMismatch.map { "\(id)=\($0)" } }
+        if !mismatches.isEmpty { out += "peer_model_mismatch: \(mismatches.joined(separator: " "))\n" }
         out += String(format: "prices: %.4f %@ per 1M tokens (hosted API), %.4f %@ per CPU-hour\n\n", r.prices.perMillionTokens, cur, r.prices.perCPUHour, cur)
         let header = ["caller", "requests", "texts", "tokens", "dup share", "l1", "hot", "l2", "fwd", "coal", "computed", "spent s", "saved s", "saved API", "saved CPU"]
         var rows: [[String]] = []

@@ -94,6 +94,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
             options.secret = file.secret
             options.metricsPublic = file.metricsPublic
+            options.tls = file.tls(for: self.node)
         }
         if let path = self.redisPasswordFile {
             guard options.redis != nil else { throw ValidationError("--redis-password-file needs a Redis (--redis or the cluster file)") }

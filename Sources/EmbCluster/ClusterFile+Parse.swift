@@ -5,9 +5,9 @@ import Yams
 extension ClusterFile {
     static let sections: [String: Set<String>] = [
         "cluster": ["name", "vnodes", "secret", "secret_env", "secret_file", "metrics_public"], "model": ["path"], "cache": ["l1_max_bytes", "ttl", "early_expiry_beta"],
-        "savings": ClusterFile.savingsKeys,
+        "savings": ClusterFile.savingsKeys, "tls": ClusterFile.tlsKeys,
     ]
-    static let nodeKeys: Set<String> = ["id", "resp", "http", "redis", "redis_password_env", "redis_password_file", "weight"]
+    static let nodeKeys: Set<String> = ["id", "resp", "http", "redis", "redis_password_env", "redis_password_file", "weight", "tls"]
 
     /// Parses and validates YAML text (`source` names it in messages). Secrets named by `*_env` or
     /// `*_file` are read now, from `environment` and from files relative to `baseDirectory`.
@@ -75,11 +75,16 @@ extension ClusterFile {
             }
         }
         file.savings = try Self.savings(Self.section(top, "savings"))
+        file.tls = try Self.tls(top["tls"], baseDirectory: baseDirectory)
         guard let nodesNode = top["nodes"] else { throw ClusterFileError(.missingField, line: Self.line(root), "missing 'nodes'") }
         guard let list = nodesNode.sequence, !list.isEmpty else { throw ClusterFileError(.badValue, line: Self.line(nodesNode), "'nodes' must be a non-empty list") }
         var addresses: [String: String] = [:]
         for item in list {
-            let node = try Self.node(item, vnodes: file.vnodes, secrets: secrets, warnings: &file.warnings)
+            var node = try Self.node(item, vnodes: file.vnodes, secrets: secrets, warnings: &file.warnings)
+            node.tlsIdentity = try Self.nodeTLS(item.mapping?["tls"], id: node.id, baseDirectory: baseDirectory, warnings: &file.warnings)
+            if node.tlsIdentity != nil && file.tls == nil {
+                throw ClusterFileError(.badValue, line: Self.line(item), "node \(node.id) has a tls entry but the file has no 'tls' section (with the CA)")
+            }
             if file.nodes.contains(where: { $0.id == node.id }) {
                 throw ClusterFileError(.duplicateNode, line: Self.line(item), "node id '\(node.id)' appears twice")
             }

@@ -21,6 +21,8 @@ public struct ClusterFile: Sendable, Equatable {
         public var http: HostPort
         public var redis: RedisAddress?
         public var weight: Double
+        /// This node's own certificate and key (its `tls:` entry), over the `tls:` section's.
+        public var tlsIdentity: TLS.Identity? = nil
     }
 
     public var name: String
@@ -42,6 +44,8 @@ public struct ClusterFile: Sendable, Equatable {
     public var ttlSeconds: Double = 24 * 3600
     public var earlyExpiryBeta = 1.0
     public var nodes: [Node] = []
+    /// TLS on the node's doors and peer links (ClusterFile+TLS.swift); nil = plaintext.
+    public var tls: TLS?
     /// Prices of the savings figures, and the audit log (ClusterFile+Savings.swift).
     public var savings = Savings()
     /// Unknown keys, reported but not fatal.

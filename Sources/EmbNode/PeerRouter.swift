@@ -18,6 +18,33 @@ public protocol PeerRouter: Sendable {
     func invalidate(_ texts: [[UInt8]], at peer: String) async throws -> Int
 }
 
+/// The owner does not serve this node's model (another checkpoint under the same name): its texts are
+/// routed again, and the router, which has learned it, keeps them here. Not a failure of the peer.
+public struct PeerModelMismatch: Error, Sendable {
+    public let peer: String
+    public init(peer: String) { self.peer = peer }
+}
+
+/// One owner's answer to a routed batch, as a task group's result: a struct, not a tuple (a task
+/// group of a 4-tuple result crashed in the runtime's tuple copy, in release builds).
+struct PeerFetch: Sendable {
+    let peer: String
+    let indices: [Int]
+    /// Nil when the forward failed.
+    let vectors: [(vector: [UInt8], computed: Bool)]?
+    /// The owner serves another checkpoint (not a failure of the peer).
+    let mismatch: Bool
+
+    init(peer: String, indices: [Int], texts: [[UInt8]], router: any PeerRouter) async {
+        (self.peer, self.indices) = (peer, indices)
+        do {
+            (self.vectors, self.mismatch) = (try await router.fetch(texts, from: peer), false)
+        } catch {
+            (self.vectors, self.mismatch) = (nil, error is PeerModelMismatch)
+        }
+    }
+}
+
 extension EmbeddingNode {
     /// Splits the texts by owner: local keys take the local path; the others are answered by the hot
     /// cache or fetched from their owners, concurrently, one request per owner. A failed owner is
@@ -45,18 +72,19 @@ extension EmbeddingNode {
                 for (i, a) in zip(local, answers) { results[i] = a }
             }
             pending = []
-            let fetched = await withTaskGroup(of: (String, [Int], [(vector: [UInt8], computed: Bool)]?).self) { group in
+            let fetched = await withTaskGroup(of: PeerFetch.self) { group in
                 for (peer, indices) in remote {
                     let batch = indices.map { texts[$0] }
-                    group.addTask { (peer, indices, try? await router.fetch(batch, from: peer)) }
+                    group.addTask { await PeerFetch(peer: peer, indices: indices, texts: batch, router: router) }
                 }
-                var all: [(String, [Int], [(vector: [UInt8], computed: Bool)]?)] = []
+                var all: [PeerFetch] = []
                 for await r in group { all.append(r) }
                 return all
             }
-            for (peer, indices, vectors) in fetched {
+            for f in fetched {
+                let (peer, indices, vectors) = (f.peer, f.indices, f.vectors)
                 guard let vectors, vectors.count == indices.count else {
-                    router.reportFailure(peer)
+                    if !f.mismatch { router.reportFailure(peer) }
                     pending += indices
                     continue
                 }

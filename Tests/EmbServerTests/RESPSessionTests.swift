@@ -1,5 +1,6 @@
 // RESPSession: what HELLO, AUTH, CLIENT SETNAME / SETMODEL and SELECT change and answer, arity and
-// NOAUTH. Passwords are judged outside (AuthGate); the session says `.judge` and then takes the verdict.
+// NOAUTH, and NOPEERCERT for PEER.* under mutual TLS until the handshake allows them. Passwords are
+// judged outside (AuthGate); the session says `.judge` and then takes the verdict.
 import EmbNode
 import EmbRESP
 import EmbServer
@@ -173,6 +174,32 @@ import Testing
             let ok = s.markPeerLink() == []
             #expect(ok)
         }
+    }
+
+    /// Mutual TLS on the RESP port: every PEER.* command is NOPEERCERT, and the connection is never
+    /// marked a peer's, until the handshake's outcome allows peer commands; other commands are not touched.
+    @Test func peerCommandsNeedTheCertificateUnderMutualTLS() {
+        var s = RESPSession(id: 7, lanes: Self.server.lanes, passwordSet: false, serverVersion: "0.1.0", peerCertificateRequired: true,
+                            callerLabel: { $0 ?? "anonymous" })
+        for name in ["PEER.HELLO", "PEER.MEMBED", "PEER.MEMBED.FP", "PEER.LOCATE.IN", "PEER.INVALIDATE"] {
+            let refused = s.peerRefusal(name).map { String(buffer: $0).hasPrefix("-NOPEERCERT") } == true
+            #expect(refused, "\(name)")
+        }
+        #expect(s.peerRefusal("EMBED") == nil && s.peerRefusal("PING") == nil)
+        do {
+            let ok = s.markPeerLink() == nil && !s.isPeerLink
+            #expect(ok)
+        }
+        s.tlsHandshake(peerCommandsAllowed: false)  // a client without a certificate: still refused
+        #expect(s.peerRefusal("PEER.MEMBED") != nil)
+        s.tlsHandshake(peerCommandsAllowed: true)
+        #expect(s.peerRefusal("PEER.MEMBED") == nil)
+        do {
+            let ok = s.markPeerLink() == .peerLink && s.isPeerLink
+            #expect(ok)
+        }
+        // Without mutual TLS, peer commands are served from the start.
+        #expect(Self.session().peerRefusal("PEER.HELLO") == nil)
     }
 
     @Test func otherCommandsAreNotTheSessions() {

@@ -1,5 +1,5 @@
 """Shared helpers of the integration tests: results, free loopback ports, waiting for a listener."""
-import os, socket, struct, time
+import os, socket, struct, subprocess, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("EMBCACHE_BIN", os.path.join(ROOT, ".build", "release", "embcache"))
@@ -55,6 +55,30 @@ def stop_all(procs, work=None, ids=()):
             f = os.path.join(work, f"{n}.log")
             if os.path.exists(f):
                 print(f"---- {n} log ----\n" + open(f).read()[-1500:])
+
+
+def serve(procs, work, node_id, cluster_path):
+    """Starts `embcache serve --cluster PATH --node ID` logging to WORK/ID.log; recorded in `procs` to stop by PID."""
+    log = open(os.path.join(work, f"{node_id}.log"), "a")
+    p = subprocess.Popen([BIN, "serve", "--cluster", cluster_path, "--node", node_id], cwd=ROOT, stdout=log, stderr=log)
+    procs.append(p)
+    return p
+
+
+def pooled_copy(work, mode, source=None):
+    """all-MiniLM-L6-v2's files, linked into WORK/mini-MODE, with `mode` pooling ("cls" or "max") instead
+    of mean: another checkpoint of the same width, with a fingerprint of its own."""
+    import json
+    source = source or os.path.join(ROOT, "models", "all-MiniLM-L6-v2")
+    out = os.path.join(work, f"mini-{mode}")
+    os.makedirs(os.path.join(out, "1_Pooling"))
+    for name in os.listdir(source):
+        if name != "1_Pooling":
+            os.symlink(os.path.join(source, name), os.path.join(out, name))
+    pooling = json.load(open(os.path.join(source, "1_Pooling", "config.json")))
+    pooling.update(pooling_mode_mean_tokens=False, **{f"pooling_mode_{'cls_token' if mode == 'cls' else 'max_tokens'}": True})
+    json.dump(pooling, open(os.path.join(out, "1_Pooling", "config.json"), "w"))
+    return out
 
 
 def floats(b):

@@ -46,6 +46,11 @@ enum HTTPRoutes {
         case (.GET, "/healthz"):
             return .now(.json(#"{"status":"ok"}"#))
         case (.GET, "/readyz"):
+            // Not ready before the node has a view of its peers (ClusterRouter.hasPeerView): a node
+            // that routed before its first health round would send every key to itself for a while.
+            if server.cluster?.hasPeerView == false {
+                return .now(.json(#"{"status":"waiting for a view of the peers"}"#, status: .serviceUnavailable))
+            }
             // The model is the default lane's (what a request that names none gets); /v1/models lists all.
             return .now(.json(#"{"status":"ready","model":"\#(server.models.defaultLane.name)"}"#))
         case (.GET, "/metrics"):

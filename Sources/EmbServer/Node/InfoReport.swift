@@ -5,7 +5,7 @@ import Foundation
 
 enum InfoReport {
     /// The l1, l2, encoder and tiers sections describe the default model; `models` has one line per model.
-    static let sections = ["server", "clients", "cluster", "models", "l1", "l2", "encoder", "tiers", "callers", "savings"]
+    static let sections = ["server", "clients", "cluster", "models", "l1", "l2", "encoder", "tiers", "callers", "savings", "tls"]
 
     static func render(_ server: ServerContext, section: String?) -> String {
         let node = server.models.defaultLane.node  // the unlabelled figures are the default model's
@@ -29,7 +29,9 @@ enum InfoReport {
             let c = cluster.summary
             emit("cluster", [
                 ("cluster_enabled", 1), ("node_id", server.nodeID), ("nodes", cluster.nodes.count), ("peers_up", c.up), ("peers_down", c.down),
-                ("forwards", c.forwards), ("forward_failures", c.failures), ("hot_cache_entries", node.hotCacheStats.entries),
+                ("forwards", c.forwards), ("forward_failures", c.failures), ("peers_never_seen", c.neverSeen),
+                ("peer_model_mismatch", c.modelMismatches), ("peer_handshakes_refused", c.refusals),
+                ("peer_protocol_version", PeerProtocol.current), ("peer_view_ready", cluster.hasPeerView ? 1 : 0), ("hot_cache_entries", node.hotCacheStats.entries),
                 ("hot_cache_hits", node.tiers[.hot, default: 0]),
             ])
         } else {
@@ -73,6 +75,7 @@ enum InfoReport {
             ("texts_per_batch", b.batches > 0 ? String(format: "%.2f", Double(b.texts) / Double(b.batches)) : "0"),
             ("tokens_per_second", b.seconds > 0 ? String(format: "%.0f", Double(b.tokens) / b.seconds) : "0"), ("queue_depth", node.batcher.depth),
         ])
+        emit("tls", Self.tls(server.tls))
         let tiers = node.tiers
         emit("tiers", Tier.allCases.map { ("served_\($0.rawValue)", tiers[$0, default: 0]) })
         if section == nil || ["all", "everything", "callers", "savings"].contains(section!) {

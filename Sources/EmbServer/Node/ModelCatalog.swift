@@ -22,6 +22,9 @@ public struct ModelLane: Sendable {
     /// Whether the model's vectors are unit length (its pooling normalizes), so cut ones are rescaled.
     public let normalizes: Bool
 
+    /// The model's fingerprint as peers name it (hex): PEER.HELLO lists it, PEER.*.FP forwards carry it.
+    var fingerprint: String { self.node.model.fingerprint.hash.hex }
+
     /// The savings account a caller's texts of this model go to: the caller itself for the default
     /// model, "caller@model" for the others (so each model's figures show in INFO callers and reports).
     public func accountName(for caller: String) -> String {

@@ -135,6 +135,8 @@ public final class NodeMetrics: Sendable {
             gauges += [
                 ("embcache_cluster_peers_up", "", Double(c.up)), ("embcache_cluster_peers_down", "", Double(c.down)),
                 ("embcache_cluster_forwards_total", "", Double(c.forwards)), ("embcache_cluster_forward_failures_total", "", Double(c.failures)),
+                ("embcache_cluster_peer_model_mismatch_total", "", Double(c.modelMismatches)),
+                ("embcache_cluster_peer_handshakes_refused_total", "", Double(c.refusals)),
                 ("embcache_hot_cache_entries", "", Double(node.hotCacheStats.entries)),
             ]
         }

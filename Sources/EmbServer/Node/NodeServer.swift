@@ -7,6 +7,7 @@ import EmbModel
 import EmbNode
 import EmbRESP
 import EmbRedis
+import EmbTLS
 import Foundation
 import Logging
 import NIOCore
@@ -48,6 +49,8 @@ public struct NodeOptions: Sendable {
     /// The cluster file this node was started from (nil: standalone), and its path for reloads.
     public var cluster: ClusterFile?
     public var clusterPath: String?
+    /// TLS on the doors and peer links (the cluster file's `tls:` as this node sees it); nil = plaintext.
+    public var tls: ClusterFile.TLS?
 
     public init() {}
 }
@@ -61,6 +64,10 @@ public struct BuiltNode: Sendable {
 /// Loads the model and builds the node's services. Nothing listens until the services run.
 public func buildNode(_ options: NodeOptions, logger: Logger) async throws -> BuiltNode {
     try BindPolicy.check(options, logger: logger)
+    // Before the models: a certificate that does not load should fail the start at once.
+    let tls = try options.tls.map { try NodeTLS($0) }
+    if let tls { logger.info("TLS on", metadata: ["tls.resp": "\(tls.settings.resp)", "tls.http": "\(tls.settings.http)",
+                                                   "tls.peers": "\(tls.settings.peers.rawValue)", "tls.certificate": "\(tls.summary)"]) }
     var loaded: [(ClusterFile.Model, EmbeddingModel)] = []
     for entry in options.models {
         let model: EmbeddingModel
@@ -93,8 +100,9 @@ public func buildNode(_ options: NodeOptions, logger: Logger) async throws -> Bu
             if ledger.audit == nil { logger.warning("cannot write the audit log; it stays off", metadata: ["savings.audit_log": "\(path)"]) }
         }
     }
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.ioThreads))
     if let file = options.cluster {
-        let r = ClusterRouter(file: file, selfID: options.nodeID, logger: logger)
+        let r = ClusterRouter(file: file, selfID: options.nodeID, group: group, logger: logger, tls: tls)
         router = r
         if let path = options.clusterPath {
             let nodeID = options.nodeID
@@ -103,6 +111,8 @@ public func buildNode(_ options: NodeOptions, logger: Logger) async throws -> Bu
                 Result {
                     let next = try ClusterFile.load(path: path)
                     _ = try next.node(nodeID)
+                    // TLS first: a file whose certificates do not load is refused whole.
+                    try NodeTLS.reload(tls, next.tls(for: nodeID), logger: logger)
                     r.reload(next)
                     ledger.prices = SavingsPrices(next.savings)
                 }
@@ -117,24 +127,27 @@ public func buildNode(_ options: NodeOptions, logger: Logger) async throws -> Bu
         configuration.l1MaxBytes = entry.l1MaxBytes ?? options.node.l1MaxBytes / loaded.count
         if let ttl = entry.ttlSeconds { configuration.ttl = ttl }
         let l2 = try await connectL2(options, dimension: model.dimension, logger: logger)
-        let laneRouter = router.map { LaneRouter(cluster: $0, model: index == 0 ? nil : entry.name, vectorBytes: model.vectorBytes) }
+        let laneRouter = router.map {
+            LaneRouter(cluster: $0, model: index == 0 ? nil : entry.name, fingerprint: model.fingerprint.hash.hex, vectorBytes: model.vectorBytes)
+        }
         let node = EmbeddingNode(model: model, configuration: configuration, l2: l2, router: laneRouter, savings: ledger)
         lanes.append(ModelLane(index: index, name: entry.name, aliases: entry.aliases, node: node,
                                queryPrefix: entry.queryPrefix, passagePrefix: entry.passagePrefix, matryoshkaDims: entry.matryoshkaDims))
     }
+    router?.serve(fingerprints: lanes.map { $0.node.model.fingerprint.hash.hex })
     let context = ServerContext(models: ModelCatalog(lanes), nodeID: options.nodeID, secret: options.secret, metrics: NodeMetrics(),
-                                cluster: router, reload: reload, metricsPublic: options.metricsPublic, limits: options.limits)
+                                cluster: router, reload: reload, metricsPublic: options.metricsPublic, limits: options.limits, tls: tls)
     let limits = RESPLimits(maxBulkLength: options.node.maxTextBytes, maxArguments: options.node.maxBatchTexts + 1)
     let idle = options.idleTimeout
-    let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.ioThreads))
-    // Both client ports' pipelines (and the one spot for TLS in front of them): Shared/ClientPipelines.
+    // Both client ports' pipelines, TLS in front of them when the cluster file says so: Shared/ClientPipelines.
     let resp = ListenerService(name: "resp", group: group, host: options.respHost, port: options.respPort, logger: logger) { channel in
-        try ClientPipelines.resp(channel, server: context, limits: limits, idleTimeout: .seconds(idle))
+        try ClientPipelines.resp(channel, server: context, limits: limits, idleTimeout: .seconds(idle), logger: logger)
     }
     let http = ListenerService(name: "http", group: group, host: options.httpHost, port: options.httpPort, logger: logger) { channel in
-        try ClientPipelines.http(channel, server: context, idleTimeout: .seconds(idle))
+        try ClientPipelines.http(channel, server: context, idleTimeout: .seconds(idle), logger: logger)
     }
-    return BuiltNode(context: context, services: [DrainService(nodes: lanes.map(\.node)), resp, http])
+    let health: [any Service] = router.map { [PeerHealthService(cluster: $0, clock: ContinuousClock())] } ?? []
+    return BuiltNode(context: context, services: [DrainService(nodes: lanes.map(\.node))] + health + [resp, http])
 }
 
 /// A model of the node's list that would not load: which one, where, and why.

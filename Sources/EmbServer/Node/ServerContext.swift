@@ -2,6 +2,7 @@
 import EmbCluster
 import EmbNode
 import EmbRedis
+import EmbTLS
 import Foundation
 import NIOCore
 import Synchronization
@@ -32,13 +33,17 @@ public final class ServerContext: Sendable {
     public let reload: (@Sendable () -> Result<Void, any Error>)?
     /// The cluster (ring, peers); nil for a standalone node.
     public let cluster: ClusterRouter?
+    /// TLS contexts of the doors and peer links (reloaded with the cluster file); nil = plaintext.
+    public let tls: NodeTLS?
     private let nextConnectionID = Atomic<Int>(1)
     private let callerNames = Mutex<Set<String>>([])
     /// Distinct caller labels kept; later names fold into "other", so metrics stay bounded.
     static let maxCallers = 32
 
     public init(models: ModelCatalog, nodeID: String, secret: Secret?, metrics: NodeMetrics, cluster: ClusterRouter? = nil,
-                reload: (@Sendable () -> Result<Void, any Error>)? = nil, metricsPublic: Bool = false, limits: ConnectionLimits = ConnectionLimits()) {
+                reload: (@Sendable () -> Result<Void, any Error>)? = nil, metricsPublic: Bool = false, limits: ConnectionLimits = ConnectionLimits(),
+                tls: NodeTLS? = nil) {
+        self.tls = tls
         self.metricsPublic = metricsPublic
         self.limits = limits
         self.models = models

@@ -32,7 +32,7 @@ extension RESPConnectionHandler {
                     self.hits.burst.requests += 1
                     offset += frame.length
                 } else if let frame = RESPFastFrame.twoArguments(rest, upperName: "PEER.MEMBED", maxArgument: maxText) {
-                    self.markPeerLink()
+                    guard self.markPeerLink() else { break }  // NOPEERCERT, answered by `run`
                     let text = UnsafeRawBufferPointer(rebasing: rest[frame.argument])
                     guard self.hits.serveAll(1, owned: true, sequence: sequence, replies: &self.replies, text: { _, hit in hit(text) }) else { break }
                     offset += frame.length
@@ -63,10 +63,16 @@ extension RESPConnectionHandler {
         return true
     }
 
-    /// The connection sent a PEER.* command: it is a peer's link.
+    /// The connection sent a PEER.* command: it is a peer's link. False when it may not be one
+    /// (mutual TLS without the CA's certificate: `run` answers NOPEERCERT), so it can sit in a fast
+    /// path's condition.
     @inline(__always)
-    func markPeerLink() {
-        if !self.session.isPeerLink { self.sessionChanged(self.session.markPeerLink()) }
+    @discardableResult
+    func markPeerLink() -> Bool {
+        if self.session.isPeerLink { return true }
+        guard let change = self.session.markPeerLink() else { return false }
+        self.sessionChanged(change)
+        return true
     }
 
     /// A framed request.
@@ -86,11 +92,10 @@ extension RESPConnectionHandler {
             return self.embed(args[1], sequence: sequence, context: context)
         }
         if command.hasName("PEER.MEMBED") && self.session.authenticated && args.count >= 2 {
-            self.markPeerLink()
-            if self.serveAllFromL1(args.dropFirst(), owned: true, sequence: sequence) { return }  // a forwarded hit, on the loop
+            if self.markPeerLink(), self.serveAllFromL1(args.dropFirst(), owned: true, sequence: sequence) { return }  // a forwarded hit, on the loop
         }
         let name = String(buffer: first).uppercased()
-        if let refusal = self.session.refusal(name) { return self.replies.complete(sequence, refusal) }
+        if let refusal = self.session.refusal(name) ?? self.session.peerRefusal(name) { return self.replies.complete(sequence, refusal) }
         self.server.metrics.request("resp", RESPReply.metricName(name), caller: self.session.caller)
         if let outcome = self.session.apply(name, args.dropFirst()) { return self.answer(outcome, sequence: sequence, context: context) }
         if RESPPeerCommands.run(name, args, sequence: sequence, handler: self, context: context) { return }
@@ -245,26 +250,23 @@ extension RESPConnectionHandler {
     /// reported and the request takes the async path, which routes again or computes here.
     private func forwardOnLoop(_ text: UnsafeRawBufferPointer, known: KnownText, sequence: Int, context: ChannelHandlerContext) -> Bool {
         let key = known.key
+        let lane = self.session.selection.lane
+        let fingerprint = lane.fingerprint
         guard let cluster = self.server.cluster,
-            let owner = cluster.remoteOwner(of: key),
+            let owner = cluster.remoteOwner(of: key, fingerprint: fingerprint),
             let link = cluster.link(to: owner, on: context.eventLoop)
         else { return false }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         var command = ByteBuffer()
-        command.reserveCapacity(64 + text.count)
-        let lane = self.session.selection.lane
-        if lane.index == 0 {
-            command.writeArrayHeader(2)
-            command.writeBulkString("PEER.MEMBED")
-        } else {
-            command.writeArrayHeader(3)
-            command.writeBulkString("PEER.MEMBED.IN")
-            command.writeBulkString(lane.name)
-        }
+        command.reserveCapacity(96 + text.count)
+        // PEER.MEMBED.FP fingerprint (version 2), or PEER.MEMBED [.IN name] to a version-1 peer.
+        let name = ClusterRouter.command("MEMBED", version: cluster.version(of: owner), fingerprint: fingerprint, model: lane.index == 0 ? nil : lane.name)
+        command.writeArrayHeader(name.count + 1)
+        for part in name { command.writeBulkString(part) }
         command.writeBulkString(bytes: text)
         let copy = Array(text)  // for the fallback, after `text` is gone
         let sent = DispatchTime.now().uptimeNanoseconds
-        link.send(encoded: command).whenComplete { result in
+        link.send(encoded: command, timeout: ClusterRouter.forwardTimeout(texts: 1)).whenComplete { result in
             let (handler, context) = bound.value
             if case .success(.array(let items?)) = result, items.count == 1 || items.count == 2, case .bulkString(let vector?) = items[0],
                 vector.readableBytes == lane.node.vectorBytes
@@ -276,7 +278,13 @@ extension RESPConnectionHandler {
                 handler.replies.complete(sequence) { $0.writeBulkString(vector) }
                 handler.scheduleFlush(context: context)
             } else {
-                cluster.reportFailure(owner)
+                // PEERMODEL: the owner serves another checkpoint (learned: the lookup serves it here);
+                // anything else (a timeout, a reset, a bad reply) marks the owner down.
+                if case .success(.error(let line)) = result, PeerHandshake.isModelMismatch(line) {
+                    cluster.learnedMismatch(owner, fingerprint: fingerprint)
+                } else {
+                    cluster.reportFailure(owner)
+                }
                 handler.runLookup([copy], reply: .vector, sequence: sequence, context: context, lane: lane.node)
             }
         }

@@ -3,7 +3,8 @@
 // the reply queue says is ready:
 //   RESPReplyQueue        the order of replies (reserve, complete, expire, takeFlush);
 //   RESPFlowStateMachine  paused for auth or for output, bytes held, idle ticks;
-//   RESPSession           protocol version, auth, name, model, peer role (session commands);
+//   RESPSession           protocol version, auth, name, model, peer role (session commands; the
+//                         TLS handshake's outcome says whether the connection may be a peer's);
 //   RESPHitPath           hits from L1 into the output, the burst's counts and savings charge;
 //   RESPL2Fetch           the burst's L2 lookups on this loop;
 // and RESPConnectionHandler+Requests routes every other request (async lookups, forwards, the
@@ -12,6 +13,7 @@
 // be framed, is closed; nothing it sends reaches another connection.
 import EmbNode
 import EmbRESP
+import EmbTLS
 import NIOCore
 
 final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
@@ -33,7 +35,8 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     init(server: ServerContext, limits: RESPLimits, idleTimeout: TimeAmount) {
         self.server = server
         let session = RESPSession(id: server.connectionID(), lanes: server.lanes, passwordSet: server.secret != nil,
-                                  serverVersion: server.version, callerLabel: { server.callerLabel($0) })
+                                  serverVersion: server.version, peerCertificateRequired: server.tls?.requiresPeerCertificate == true,
+                                  callerLabel: { server.callerLabel($0) })
         self.session = session
         self.hits = RESPHitPath(server: server, session: session)
         self.l2 = RESPL2Fetch(server: server)
@@ -104,6 +107,13 @@ final class RESPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     func channelReadComplete(context: ChannelHandlerContext) {
         self.flush(context: context)
+    }
+
+    /// A TLS door's handshake ended (EmbTLS.TLSSessionWatch): on a mutual-TLS port, whether this
+    /// connection showed the cluster CA's client certificate and so may send PEER.* commands.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let outcome = event as? TLSHandshakeOutcome { self.session.tlsHandshake(peerCommandsAllowed: outcome.peerCommandsAllowed) }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -34,10 +34,15 @@ package enum RESPReply {
     package static let helloNeedsAuth = RESPReply.error(
         "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
 
+    /// The reply to a PEER.* command on a connection that may not send them (RESPSession.peerRefusal).
+    package static let peerCertificateRequired = RESPReply.error(
+        "NOPEERCERT peer commands need a TLS client certificate of the cluster's CA (tls.peers: mutual)")
+
     /// Known command names keep their own label; anything else is "unknown" (bounded label set).
     static func metricName(_ name: String) -> String {
         ["EMBED", "MEMBED", "EMBED.LOCATE", "INVALIDATE", "PING", "HELLO", "AUTH", "CLIENT", "INFO", "QUIT", "SELECT", "COMMAND", "ECHO",
-         "PEER.MEMBED", "PEER.LOCATE", "PEER.INVALIDATE", "CLUSTER", "EMBED.WARM", "SAVINGS"]
+         "PEER.MEMBED", "PEER.LOCATE", "PEER.INVALIDATE", "CLUSTER", "EMBED.WARM", "SAVINGS",
+         "PEER.HELLO", "PEER.MEMBED.FP"]
             .contains(name) ? name.lowercased() : "unknown"
     }
 }

@@ -1,7 +1,8 @@
 // Who is on the other end of a RESP connection, and what they chose: protocol version (HELLO 2|3),
 // authentication (AUTH, HELLO ... AUTH), client name (CLIENT SETNAME, HELLO ... SETNAME; the metrics
 // and savings caller), the model (CLIENT SETMODEL name, SELECT n, as a Redis database number from a
-// URL's /n) and whether it is a peer's link. The session commands are answered here as a value
+// URL's /n) and whether it is a peer's link, or may be one (on a mutual-TLS port, PEER.* commands
+// need a client certificate of the cluster's CA: NOPEERCERT until the TLS handshake shows one). The session commands are answered here as a value
 // type: `apply` returns the reply and what changed, and the handler re-binds what depends on it
 // (the hit path's lane, memo and savings account) in one place. A password is not judged here:
 // `apply` says `.judge`, the handler asks the AuthGate (which may make it wait), then `judged`.
@@ -43,13 +44,18 @@ package struct RESPSession {
     package private(set) var caller = "anonymous"
     package private(set) var selection: ModelSelection
     package private(set) var isPeerLink = false
+    /// Whether PEER.* commands are served here: false on a mutual-TLS port until the handshake shows
+    /// a client certificate of the cluster's CA (EmbTLS.TLSHandshakeOutcome, `tlsHandshake`).
+    package private(set) var mayActAsPeer: Bool
     private let lanes: LaneResolver
     private let passwordSet: Bool
     private let serverVersion: String
     private let callerLabel: @Sendable (String?) -> String
 
-    package init(id: Int, lanes: LaneResolver, passwordSet: Bool, serverVersion: String, callerLabel: @escaping @Sendable (String?) -> String) {
+    package init(id: Int, lanes: LaneResolver, passwordSet: Bool, serverVersion: String, peerCertificateRequired: Bool = false,
+                 callerLabel: @escaping @Sendable (String?) -> String) {
         self.id = id
+        self.mayActAsPeer = !peerCertificateRequired
         self.lanes = lanes
         self.passwordSet = passwordSet
         self.authenticated = !passwordSet
@@ -65,6 +71,17 @@ package struct RESPSession {
     package func refusal(_ upperName: String) -> ByteBuffer? {
         guard !self.authenticated, upperName != "AUTH", upperName != "HELLO", upperName != "QUIT" else { return nil }
         return RESPReply.noAuth
+    }
+
+    /// NOPEERCERT for a PEER.* command on a connection that may not send them (it stays a client's).
+    package func peerRefusal(_ upperName: String) -> ByteBuffer? {
+        guard !self.mayActAsPeer, upperName.hasPrefix("PEER.") else { return nil }
+        return RESPReply.peerCertificateRequired
+    }
+
+    /// The TLS handshake ended: whether the client showed a certificate that allows PEER.* commands.
+    package mutating func tlsHandshake(peerCommandsAllowed: Bool) {
+        self.mayActAsPeer = peerCommandsAllowed
     }
 
     /// Runs a session command (`upperName` and its arguments after the name); nil for any other.
@@ -92,8 +109,11 @@ package struct RESPSession {
     }
 
     /// The connection sent a PEER.* command: it is a peer's link (its texts are charged to the peers).
+    /// Nil when it may not act as one (mutual TLS without the CA's certificate): the command is
+    /// refused with NOPEERCERT, so a fast path must not serve it.
     @inline(__always)
-    package mutating func markPeerLink() -> Change {
+    package mutating func markPeerLink() -> Change? {
+        guard self.mayActAsPeer else { return nil }
         guard !self.isPeerLink else { return [] }
         self.isPeerLink = true
         return .peerLink

@@ -78,14 +78,15 @@ enum Dashboard {
         h += "</tbody></table></div>"
 
         h += "<div class=\"panel\"><h2>Nodes and Redis</h2><table><thead><tr><th>node</th><th>state</th><th>Redis</th>"
-        h += "<th class=n>L1 entries</th><th class=n>encoder queue</th><th class=n>uptime</th></tr></thead><tbody>"
+        h += "<th class=n>L1 entries</th><th class=n>encoder queue</th><th class=n>peer model mismatches</th><th class=n>uptime</th></tr></thead><tbody>"
         for id in c.nodes.sorted() {
             guard let n = c.health[id] else { continue }
             let redis = n.l2Enabled ? (n.l2Up ? "<span class=ok>up</span>" : "<span class=bad>down</span>") : "<span class=muted>none</span>"
             h += "<tr><td>\(esc(id))</td><td><span class=ok>up</span></td><td>\(redis)</td><td class=n>\(Self.int(n.l1Entries))</td>"
-            h += "<td class=n>\(n.encoderQueue)</td><td class=n>\(Self.duration(n.uptimeSeconds))</td></tr>"
+            h += "<td class=n>\(n.encoderQueue)</td><td class=n data-k=\"mismatch.\(esc(id))\" data-v=\"\(n.peerModelMismatch ?? 0)\">"
+            h += "\(n.peerModelMismatch.map { Self.int($0) } ?? "-")</td><td class=n>\(Self.duration(n.uptimeSeconds))</td></tr>"
         }
-        for id in c.unreachable { h += "<tr><td>\(esc(id))</td><td><span class=bad>unreachable</span></td><td></td><td></td><td></td><td></td></tr>" }
+        for id in c.unreachable { h += "<tr><td>\(esc(id))</td><td><span class=bad>unreachable</span></td><td></td><td></td><td></td><td></td><td></td></tr>" }
         h += "</tbody></table><p class=note>Encoder: \(Self.seconds(c.encoderSeconds)) for \(Self.int(c.encoderTokens)) tokens across the cluster.</p></div></section>"
 
         h += "<footer>A <b>duplicate</b> is a text nobody had to compute for the request: answered from L1, the hot cache, Redis, "

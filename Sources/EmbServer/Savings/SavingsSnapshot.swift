@@ -20,6 +20,9 @@ public struct SavingsSnapshot: Sendable, Codable {
         public var l1Bytes: Int
         public var peersUp: Int
         public var peersDown: Int
+        /// Texts served here because their owner serves another checkpoint of the model (nil from a
+        /// node of a release before the peer handshake).
+        public var peerModelMismatch: Int?
         public var encoderQueue: Int
         public var uptimeSeconds: Double
     }

@@ -1,9 +1,11 @@
 // A node's savings as its servers show them: this node's snapshot (RESP `SAVINGS`, GET /savings,
 // /metrics, INFO), and the dashboard's view of the whole cluster: this node's snapshot and every up
-// peer's, asked with `SAVINGS` over the peers' RESP connections (the same ones forwards use, AUTH
+// peer's, asked with `SAVINGS` over the one peer link to each (the one forwards use, AUTH and TLS
 // included), at once. A peer that does not answer in time is listed as unreachable; the page still renders.
 import EmbNode
+import EmbRESP
 import Foundation
+import NIOCore
 
 extension ServerContext {
     /// This node's snapshot now.
@@ -32,7 +34,8 @@ extension ServerContext {
             node: self.nodeID, model: lane.name, time: now, prices: node.savings.prices,
             encoder: .init(seconds: b.seconds, tokens: b.tokens, texts: b.texts, threads: node.model.encoder.threads, secondsPerToken: node.secondsPerToken),
             health: .init(l2Enabled: node.l2 != nil, l2Up: node.l2?.stats.isUp ?? false, l1Entries: l1.entries, l1Bytes: l1.bytes,
-                          peersUp: cluster?.up ?? 0, peersDown: cluster?.down ?? 0, encoderQueue: node.batcher.depth,
+                          peersUp: cluster?.up ?? 0, peersDown: cluster?.down ?? 0,
+                          peerModelMismatch: cluster?.modelMismatches ?? 0, encoderQueue: node.batcher.depth,
                           uptimeSeconds: Date().timeIntervalSince(self.startedAt)),
             callers: callers, perSecond: perSecond, perMinute: perMinute,
             overlap: .init(level: sample.level, capacity: node.savings.overlap.capacity, callers: accounts.map(\.name),
@@ -49,10 +52,10 @@ extension ServerContext {
         let answers = await withTaskGroup(of: (String, SavingsSnapshot?).self) { group in
             for p in peers {
                 group.addTask {
-                    guard p.up, let client = cluster.peer(p.id), case .string(let bytes)? = await client.call([Array("SAVINGS".utf8)]) else {
+                    guard p.up, case .bulkString(let bytes?)? = await cluster.call(["SAVINGS"], at: p.id) else {
                         return (p.id, nil)
                     }
-                    return (p.id, try? SavingsSnapshot.decode(bytes))
+                    return (p.id, try? SavingsSnapshot.decode(Array(bytes.readableBytesView)))
                 }
             }
             var all: [(String, SavingsSnapshot?)] = []
