@@ -61,6 +61,7 @@ extension HTTPHandler {
                 account: selection.lane.node.savings.account(selection.lane.accountName(for: caller)),
                 callerRequests: self.server.metrics.callerCounter(caller))
             self.resolved = resolution
+            self.knownKeys.forgetAll()  // its keys are the old lane's, its noted minutes the old caller's
             return resolution
         }
     }
@@ -75,9 +76,11 @@ extension HTTPHandler {
         // 4/3 bytes of base64 or ~4 of decimal text (~16 a float) per vector byte, plus the JSON around them.
         var body = HTTPResponse.bodyBuffer(capacity: 64 + texts.count * (64 + (base64 ? lane.vectorBytes * 4 / 3 : lane.vectorBytes * 4)))
         body.writeEmbeddingsHeader()
-        let served = AllHitServer.serve(count: texts.count, into: &body, keepAnswers: true) { i, buffer in
+        let minute = OverlapSample.minute(now)
+        var notes: [CacheKey] = []
+        let served = AllHitServer.serve(count: texts.count, into: &body, keepAnswers: lane.savings.audit != nil) { i, buffer in
             texts[i].withUnsafeBytes { raw in
-                let known = lane.knownKeyAndTokens(textHash: EmbeddingNode.textHash(raw)).map { KnownText(key: $0.key, tokens: $0.tokens) }
+                let known = self.knownKeys.key(of: raw, in: lane, minute: minute, notes: &notes)
                 return AllHitServer.hit(known, text: raw, lane: lane, now: now, owned: false, into: &buffer) { vector, out in
                     out.writeEmbedding(index: i, vector, base64: base64)
                 }
@@ -86,10 +89,8 @@ extension HTTPHandler {
         guard let served else { return nil }
         body.writeEmbeddingsFooter(model: model, tokens: served.counts.tokens)
         self.accounting.chargeHits(served.counts, requests: 1, to: account, lane: lane, now: now)
-        // The overlap sample keeps a hash-sampled share of keys: only those take its lock.
-        let overlap = lane.savings.overlap
-        let noted = served.answers.lazy.map(\.known.key).filter { overlap.isSampled($0) }
-        if !noted.isEmpty { overlap.note(noted, caller: account.bit, minute: OverlapSample.minute(now)) }
+        // The overlap sample hears of a key once a minute per connection (KnownKeyMemo), as on RESP.
+        if !notes.isEmpty { lane.savings.overlap.note(notes, caller: account.bit, minute: minute) }
         if began > 0 {
             let elapsed = DispatchTime.now().uptimeNanoseconds - began
             if sampled { self.accounting.l1Latency.record(.nanoseconds(Int64(elapsed))) }

@@ -36,6 +36,8 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var wroteSinceFlush = false
     /// The last POST /v1/embeddings' model, input type and caller, resolved (HTTPHandler+Embeddings).
     var resolved: EmbeddingsResolution?
+    /// Text hash -> key for the resolved lane and caller, as RESP keeps one (forgotten when they change).
+    let knownKeys = KnownKeyMemo()
     /// The request counter of POST /v1/embeddings, looked up once per connection.
     private(set) lazy var embeddingsRequests = self.server.metrics.requestCounter("http", "embeddings")
 

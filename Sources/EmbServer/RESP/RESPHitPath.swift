@@ -97,27 +97,11 @@ final class RESPHitPath {
     }
 
     /// The key (and tokens) of a text seen before: the connection's memo, else the lane's alias
-    /// table. The overlap sample hears of a sampled key on a memo fill and then at most once a
-    /// minute per memo slot (it keeps the minute a caller last asked a key), not on every hit.
+    /// table (KnownKeyMemo.key: the overlap sample hears of a sampled key on a memo fill and then
+    /// at most once a minute per memo slot, not on every hit).
     @inline(__always)
     func knownKey(_ text: UnsafeRawBufferPointer) -> KnownText? {
-        let textHash = EmbeddingNode.textHash(text)
-        if let remembered = self.knownKeys.known(textHash, minute: self.burstMinute) {
-            if remembered.renote { self.burstNotes.append(remembered.known.key) }
-            return remembered.known
-        }
-        return self.learnKey(textHash)
-    }
-
-    /// A memo miss: the alias table, then the memo and the overlap sample.
-    @inline(never)
-    private func learnKey(_ textHash: Hash128) -> KnownText? {
-        guard let found = self.lane.knownKeyAndTokens(textHash: textHash) else { return nil }
-        let known = KnownText(key: found.key, tokens: found.tokens)
-        let sampled = self.lane.savings.overlap.isSampled(found.key)
-        self.knownKeys.remember(textHash, known, sampled: sampled, minute: self.burstMinute)
-        if sampled { self.burstNotes.append(found.key) }
-        return known
+        self.knownKeys.key(of: text, in: self.lane, minute: self.burstMinute, notes: &self.burstNotes)
     }
 
     /// The node's clock, read once per read burst (TTLs are seconds; a burst is microseconds).

@@ -7,6 +7,7 @@
 // It belongs to one connection, so one event-loop thread: no lock, no atomics. The token count rides
 // along in the slot's padding, so the savings ledger learns a hit's tokens for free.
 import EmbHash
+import EmbNode
 
 /// A text seen before: its cache key and how many tokens the model reads for it.
 package struct KnownText: Sendable {
@@ -54,6 +55,30 @@ final class KnownKeyMemo {
         let renote = slot.sampled && slot.notedMinute != minute
         if renote { slots[i].notedMinute = minute }
         return (KnownText(key: CacheKey(slot.key), tokens: Int(slot.tokens)), renote)
+    }
+
+    /// The key of `text` in `lane` (the lane this memo is kept for): remembered, else the lane's
+    /// alias table, then remembered. A key the overlap sample wants is appended to `notes` when it is
+    /// learned and after that at most once a minute (`known`'s renote), not on every hit.
+    @inline(__always)
+    func key(of text: UnsafeRawBufferPointer, in lane: EmbeddingNode, minute: UInt32, notes: inout [CacheKey]) -> KnownText? {
+        let textHash = EmbeddingNode.textHash(text)
+        if let remembered = self.known(textHash, minute: minute) {
+            if remembered.renote { notes.append(remembered.known.key) }
+            return remembered.known
+        }
+        return self.learn(textHash, in: lane, minute: minute, notes: &notes)
+    }
+
+    /// A memo miss: the alias table, then the memo and the overlap sample.
+    @inline(never)
+    private func learn(_ textHash: Hash128, in lane: EmbeddingNode, minute: UInt32, notes: inout [CacheKey]) -> KnownText? {
+        guard let found = lane.knownKeyAndTokens(textHash: textHash) else { return nil }
+        let known = KnownText(key: found.key, tokens: found.tokens)
+        let sampled = lane.savings.overlap.isSampled(found.key)
+        self.remember(textHash, known, sampled: sampled, minute: minute)
+        if sampled { notes.append(found.key) }
+        return known
     }
 
     func remember(_ textHash: Hash128, _ known: KnownText, sampled: Bool, minute: UInt32) {
