@@ -104,6 +104,13 @@ public final class BertEncoder: Sendable {
     /// Token rows of one forward pass at most (a longer batch runs in several passes).
     public static let maxRowsPerPass = 1024
 
+    /// Runs `body` while no forward pass runs. The pool takes one step at a time, and the workspace's
+    /// lock is what serializes its users: anything else that runs steps on the pool (the peak loop)
+    /// must hold it too, or two callers' steps interleave and a worker runs a finished step's body.
+    func withPoolToItself(_ body: () -> Void) {
+        self.workspace.withLock { _ in body() }
+    }
+
     /// The vectors of a batch of token-id sequences (each as the tokenizer made it: [CLS] … [SEP],
     /// at most `config.maxTokens` ids). Calls are serialized; a batch uses `threads` threads.
     public func embed(_ batch: [[Int32]]) -> [[Float]] {

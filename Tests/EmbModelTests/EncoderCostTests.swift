@@ -1,4 +1,6 @@
 import EmbModel
+import Foundation
+import Synchronization
 import Testing
 
 /// The multiply-add count `embcache bench encoder` divides by time (BertConfig.multiplyAdds).
@@ -35,5 +37,33 @@ extension EncoderCostTests {
         #expect(peak > 0 && peak.isFinite, "peak \(peak)")
         // Still an encoder afterwards: the pool's workers went back to waiting for steps.
         #expect(encoder.embed([[101, 102]])[0].count == encoder.config.hiddenSize)
+    }
+
+    /// The peak loop and forward passes share the pool: measured while another thread embeds, both
+    /// finish and the vectors are those of the encoder alone. (Before the peak took the encoder's lock,
+    /// the two callers' steps interleaved and the test process died: "non-escaping closure has escaped".)
+    @Test func thePeakWaitsForForwardPassesOnTheSamePool() throws {
+        let encoder = try EncoderAccuracyTests.int8.get().encoder
+        let ids: [[Int32]] = [[101, 7592, 2088, 102], [101, 2023, 2003, 1037, 3231, 1012, 102]]
+        let alone = encoder.embed(ids)
+        let done = DispatchSemaphore(value: 0)
+        let mismatches = Mutex<Int>(0)
+        let rounds = Mutex<Int>(0)
+        let embedder = Thread {
+            let end = DispatchTime.now().uptimeNanoseconds + 300_000_000
+            while DispatchTime.now().uptimeNanoseconds < end {
+                let vectors = encoder.embed(ids)
+                mismatches.withLock { $0 += vectors == alone ? 0 : 1 }
+                rounds.withLock { $0 += 1 }
+            }
+            done.signal()
+        }
+        embedder.start()
+        var peaks: [Double] = []
+        for _ in 0..<10 { peaks.append(encoder.measurePeak(seconds: 0.02)) }
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        #expect(peaks.allSatisfy { $0 > 0 && $0.isFinite }, "\(peaks)")
+        #expect(rounds.withLock { $0 } > 0)
+        #expect(mismatches.withLock { $0 } == 0)
     }
 }
