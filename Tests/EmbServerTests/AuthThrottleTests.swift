@@ -20,8 +20,10 @@ import Testing
             t.recordFailure("a", now: now)
         }
         #expect(waits.count == 7)
-        for (w, expected) in zip(waits, [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0]) { #expect(abs(w - expected) < 1e-9, "\(waits)") }
+        for (w, expected) in zip(waits, [0.1, 0.2, 0.4, 0.8, 1.6, 1.6, 1.6]) { #expect(abs(w - expected) < 1e-9, "\(waits)") }
         #expect(t.failures == 8)
+        // Below the shortest read timeout common clients default to (Jedis 2 s): see the file comment.
+        #expect(t.policy.maxDelay < 2)
     }
 
     @Test func concurrentAttemptsFromOneAddressQueueOneBehindAnother() {

@@ -204,8 +204,8 @@ try:
     s.sendall(resp("AUTH", SECRET))
     ok = s.recv(100)
     waited = time.time() - t1
-    check("after them, even the right password from that address is judged only after the delay (no timing oracle)",
-          ok == b"+OK\r\n" and waited >= 2.5, f"{ok!r} {waited:.2f}s")
+    check("after them, even the right password from that address is judged only after the delay (the 1.6 s cap; no timing oracle)",
+          ok == b"+OK\r\n" and 1.5 <= waited < 2.0, f"{ok!r} {waited:.2f}s")
     s.close()
     check("INFO clients counts the failed attempts", authed.info("clients")["auth_failures"] >= 7, str(authed.info("clients")))
 

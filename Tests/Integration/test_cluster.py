@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import BIN, ROOT, check, free_port, summary, wait_port, results
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 procs = []
 
 
@@ -160,7 +162,8 @@ try:
         noauth = str(e)
     check("with a secret, a client that did not AUTH gets NOAUTH", noauth.startswith("Authentication required") or "NOAUTH" in noauth, noauth)
     try:
-        redis.Redis(port=sp["s1"][0], protocol=2, password="wrong").ping(); wrongpass = ""
+        # One attempt: redis-py 8 retries an AuthenticationError 10 times with backoff by default (~30 s).
+        redis.Redis(port=sp["s1"][0], protocol=2, password="wrong", retry=Retry(NoBackoff(), 0)).ping(); wrongpass = ""
     except redis.exceptions.RedisError as e:
         wrongpass = str(e)
     check("a wrong password is refused", "invalid" in wrongpass or "WRONGPASS" in wrongpass, wrongpass)

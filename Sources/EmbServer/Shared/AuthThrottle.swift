@@ -2,7 +2,7 @@
 //
 // Failed attempts are counted per client address (node-wide, over RESP and HTTP alike). Once an
 // address has failed, EVERY later attempt from it — right or wrong — is judged only after a delay
-// that doubles per failure (0.1 s, 0.2 s, 0.4 s … capped at 5 s). Judging after the delay, rather
+// that doubles per failure (0.1 s, 0.2 s, 0.4 s … capped at 1.6 s). Judging after the delay, rather
 // than delaying only the refusal, matters: if only failures were slow, a client could give up on
 // any answer that takes longer than a millisecond and guess at wire speed. Attempts from one address
 // are also serialized (each waits for the one before it plus the delay), so opening many
@@ -11,7 +11,13 @@
 // attempt reads nothing more (RESPConnectionHandler pauses), so pipelined guesses wait their turn.
 // An address is forgotten a minute after its last failure; the table is bounded.
 //
-// With the defaults an address gets about 12 guesses a minute after its first 6 failures.
+// With the defaults an address gets about 37 guesses a minute after its first 5 failures.
+//
+// Why the cap is 1.6 s and not more: a delayed answer must still arrive as an answer. Clients give up
+// reading after their own timeout (Jedis 2 s, go-redis 3 s, redis-py 5 s), and redis-py ≥ 6 retries an
+// AuthenticationError on a new connection up to 10 times by default; with a 5 s cap its later retries
+// timed out, so a wrong password surfaced as "Timeout reading from …" instead of WRONGPASS, and a right
+// password from an address shared with a misconfigured client (NAT) failed the same way.
 import Foundation
 import Synchronization
 
@@ -19,7 +25,7 @@ import Synchronization
 public final class AuthThrottle: Sendable {
     public struct Policy: Sendable {
         public var baseDelay = 0.1
-        public var maxDelay = 5.0
+        public var maxDelay = 1.6
         public var forgetAfter = 60.0
         /// Seconds of already-queued attempts beyond which an address is refused outright.
         public var maxQueued = 30.0
