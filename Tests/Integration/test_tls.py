@@ -268,6 +268,13 @@ try:
     check("INFO tls: the served certificate's end date", info.get("tls_certificate_not_after") == int(not_after), f"{info} vs {not_after}")
     check("INFO tls: refusals and reloads counted", info.get("tls_plaintext_refused", 0) >= 4 and info.get("tls_handshakes_refused", 0) >= 2
           and info.get("tls_reloads") == 1, f"{info}")
+    r = sh("curl", "-sf", "--cacert", ca, f"https://127.0.0.1:{http_port}/metrics")
+    metrics = {line.split(" ")[0]: float(line.split(" ")[1]) for line in r.stdout.splitlines() if line.startswith("embcache_tls_")}
+    check("/metrics: the certificate's end date and the same refusals and reloads as INFO tls",
+          metrics.get("embcache_tls_enabled") == 1 and metrics.get("embcache_tls_certificate_expiry_timestamp_seconds") == int(not_after)
+          and metrics.get('embcache_tls_refused_total{reason="plaintext"}') == info.get("tls_plaintext_refused")
+          and metrics.get('embcache_tls_refused_total{reason="handshake"}') == info.get("tls_handshakes_refused")
+          and metrics.get("embcache_tls_reloads_total") == 1, f"{metrics} {info}")
 
     # ---- Peer links over mutual TLS: two nodes of the cluster's CA forward to each other; a node
     # whose certificates come from another CA is never a peer (its handshakes fail both ways) and

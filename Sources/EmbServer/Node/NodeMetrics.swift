@@ -73,7 +73,8 @@ public final class NodeMetrics: Sendable {
 
     /// Everything GET /metrics shows: the registry, the gauges, and the savings counters.
     func export(_ server: ServerContext) -> String {
-        self.export(node: server.models.defaultLane.node, cluster: server.cluster) + Self.modelGauges(server.models) + SavingsMetrics.render(server.savingsSnapshot())
+        self.export(node: server.models.defaultLane.node, cluster: server.cluster) + Self.modelGauges(server.models) + Self.tlsGauges(server.tls)
+            + SavingsMetrics.render(server.savingsSnapshot())
     }
 
     /// Per-model gauges, labelled `model="name"` (the unlabelled L1/encoder gauges are the default model's).
