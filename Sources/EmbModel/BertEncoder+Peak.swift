@@ -29,9 +29,14 @@ extension BertEncoder {
         repeat {
             let start = DispatchTime.now().uptimeNanoseconds
             let macs = Mutex<Int64>(0)
-            self.pool.run { _ in
-                let done = embk_peak_macs(path, iterations)
-                macs.withLock { $0 += done }
+            // Step by step under the encoder's lock: a pass started meanwhile on another thread (a
+            // node serving while it measures, tests sharing an encoder) would otherwise hand the
+            // pool a second step while this one runs (it crashed EmbModelTests now and then).
+            self.withPoolAlone {
+                self.pool.run { _ in
+                    let done = embk_peak_macs(path, iterations)
+                    macs.withLock { $0 += done }
+                }
             }
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             best = max(best, Double(macs.withLock { $0 }) / elapsed)

@@ -36,6 +36,8 @@ public final class BertEncoder: Sendable {
     let layers: [TransformerLayer]
     /// MPNet's relative position bias; nil for BERT.
     let relativeBias: RelativePositionBias?
+    /// The forward passes' buffers; its lock also makes this encoder's pool steps one at a time (the
+    /// pool runs one step at once: `embed` and `measurePeak` both take it).
     private let workspace: Mutex<Workspace>
     let pool: WorkerPool
 
@@ -129,6 +131,14 @@ public final class BertEncoder: Sendable {
             }
             return vectors
         }
+    }
+}
+
+extension BertEncoder {
+    /// Runs `body` while no forward pass runs: WorkerPool.run holds one step at a time, so every caller
+    /// of the pool outside `embed` (measurePeak) goes through here.
+    func withPoolAlone<T>(_ body: () -> T) -> T {
+        self.workspace.withLock { _ in body() }
     }
 }
 

@@ -36,4 +36,21 @@ extension EncoderCostTests {
         // Still an encoder afterwards: the pool's workers went back to waiting for steps.
         #expect(encoder.embed([[101, 102]])[0].count == encoder.config.hiddenSize)
     }
+
+    /// measurePeak and embed on one encoder from two threads at once: each holds the pool alone for its
+    /// steps (before, the second step replaced the first's job and the process died in WorkerPool.run).
+    @Test func thePeakAndPassesMayBeAskedForAtOnce() async throws {
+        let encoder = try EncoderAccuracyTests.int8.get().encoder
+        let ids: [Int32] = [101] + [Int32](repeating: 2023, count: 100) + [102]
+        let expected = encoder.embed([ids])
+        async let peak = Task.detached { encoder.measurePeak(seconds: 0.3) }.value
+        var passes = 0
+        let start = ContinuousClock.now
+        while passes < 200 && ContinuousClock.now - start < .seconds(2) {
+            #expect(encoder.embed([ids]) == expected)
+            passes += 1
+        }
+        #expect(await peak > 0)
+        #expect(passes > 0)
+    }
 }
