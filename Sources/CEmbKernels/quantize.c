@@ -193,10 +193,27 @@ static void gelu_quantize_steps(embk_path path, const float *x, int m, int k, in
     }
 }
 
+// 1 when the loader picked embk_gelu's x86-64-v4 copy, the one gelu512 reproduces: AVX-512 F/BW/VL (the
+// VNNI path's) and CD/DQ. Sanitizer builds have no copies (embk_internal.h): their GELU is the baseline
+// one, without fma, so they take the portable steps.
+static int gelu_is_v4(void) {
+#if defined(__x86_64__) && !defined(EMBK_SANITIZED)
+    static int cached = -1;  // benign race: every thread computes the same value
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = embk_path_available(EMBK_PATH_AVX512VNNI) && __builtin_cpu_supports("avx512cd")
+              && __builtin_cpu_supports("avx512dq");
+    }
+    return cached;
+#else
+    return 0;
+#endif
+}
+
 void embk_gelu_quantize_rows(embk_path path, const float *x, int m, int k, int ldx, int group,
                              uint8_t *q, int ldq, float *a_scale, int32_t *a_zp) {
 #if defined(__x86_64__)
-    if (path == EMBK_PATH_AVX512VNNI) return gelu_quantize_avx512(x, m, k, ldx, group, q, ldq, a_scale, a_zp);
+    if (path == EMBK_PATH_AVX512VNNI && gelu_is_v4()) return gelu_quantize_avx512(x, m, k, ldx, group, q, ldq, a_scale, a_zp);
 #endif
     gelu_quantize_steps(path, x, m, k, ldx, group, q, ldq, a_scale, a_zp);
 }
