@@ -57,8 +57,7 @@ extension BertEncoder {
                                        layer.attentionNorm.gamma, layer.attentionNorm.beta, eps)
                 }
                 layer.intermediate.forward(hidden, rows: rows, ldx: h, into: intermediate, ldy: ffn, workspace: ws, runner: runner)
-                runner.forRanges(rows) { r in embk_gelu(intermediate + r.lowerBound * ffn, r.count * ffn) }
-                layer.output.forward(intermediate, rows: rows, ldx: ffn, into: sublayer, ldy: h, workspace: ws, runner: runner)
+                layer.output.forward(intermediate, rows: rows, ldx: ffn, input: .gelu, into: sublayer, ldy: h, workspace: ws, runner: runner)
                 runner.forRanges(rows) { r in
                     let at = r.lowerBound * h
                     embk_add_layernorm(sublayer + at, hidden + at, hidden + at, Int32(r.count), Int32(h),
@@ -88,8 +87,7 @@ extension BertEncoder {
         embk_add_layernorm(sublayer + at, hidden + at, hidden + at, Int32(r.count), Int32(h),
                            layer.attentionNorm.gamma, layer.attentionNorm.beta, eps)
         layer.intermediate.forward(hidden, part: r, ldx: h, into: intermediate, ldy: ffn, workspace: ws)
-        embk_gelu(intermediate + r.lowerBound * ffn, r.count * ffn)
-        layer.output.forward(intermediate, part: r, ldx: ffn, into: sublayer, ldy: h, workspace: ws)
+        layer.output.forward(intermediate, part: r, ldx: ffn, input: .gelu, into: sublayer, ldy: h, workspace: ws)
         embk_add_layernorm(sublayer + at, hidden + at, hidden + at, Int32(r.count), Int32(h),
                            layer.outputNorm.gamma, layer.outputNorm.beta, eps)
     }

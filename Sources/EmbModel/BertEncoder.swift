@@ -36,6 +36,8 @@ public final class BertEncoder: Sendable {
     let layers: [TransformerLayer]
     /// MPNet's relative position bias; nil for BERT.
     let relativeBias: RelativePositionBias?
+    /// The forward passes' buffers; its lock also makes this encoder's pool steps one at a time (the
+    /// pool runs one step at once: `embed` and `measurePeak` both take it, see withPoolToItself).
     private let workspace: Mutex<Workspace>
     let pool: WorkerPool
 

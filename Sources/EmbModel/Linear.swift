@@ -9,13 +9,35 @@ protocol LinearLayer: Sendable {
     var outputs: Int { get }
     /// Input width.
     var inputs: Int { get }
-    /// y (rows, ldy) = x (rows, ldx) · Wᵀ + b.
-    func forward(_ x: UnsafePointer<Float>, rows: Int, ldx: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
+    /// y (rows, ldy) = f(x) (rows, ldx) · Wᵀ + b, f = `input` (GELU for FFN2, whose input is FFN1's output).
+    /// With `.gelu` the layer may overwrite x's rows with GELU(x) (the float32 layer does; the int8 one
+    /// reads x and quantizes GELU(x) in the same pass).
+    func forward(_ x: UnsafePointer<Float>, rows: Int, ldx: Int, input: LinearInput, into y: UnsafeMutablePointer<Float>, ldy: Int,
                  workspace: Workspace, runner: ParallelRunner)
     /// The same for the rows `part` only, on the calling thread (rows of x and y are indexed from 0,
     /// as above). Threads may run disjoint parts at once: each touches only its rows of the workspace.
-    func forward(_ x: UnsafePointer<Float>, part: Range<Int>, ldx: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
+    func forward(_ x: UnsafePointer<Float>, part: Range<Int>, ldx: Int, input: LinearInput, into y: UnsafeMutablePointer<Float>, ldy: Int,
                  workspace: Workspace)
+}
+
+/// What a dense layer applies to its input rows before multiplying.
+enum LinearInput: Sendable {
+    /// The rows as they are.
+    case identity
+    /// BERT's exact GELU (embk_gelu).
+    case gelu
+}
+
+extension LinearLayer {
+    func forward(_ x: UnsafePointer<Float>, rows: Int, ldx: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
+                 workspace: Workspace, runner: ParallelRunner) {
+        self.forward(x, rows: rows, ldx: ldx, input: .identity, into: y, ldy: ldy, workspace: workspace, runner: runner)
+    }
+
+    func forward(_ x: UnsafePointer<Float>, part: Range<Int>, ldx: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
+                 workspace: Workspace) {
+        self.forward(x, part: part, ldx: ldx, input: .identity, into: y, ldy: ldy, workspace: workspace)
+    }
 }
 
 /// The quantization scheme of the int8 path. Part of the model fingerprint: changing it changes keys.
@@ -56,10 +78,10 @@ final class Int8Linear: LinearLayer, @unchecked Sendable {
         self.packed.deallocate()
     }
 
-    func forward(_ x: UnsafePointer<Float>, rows: Int, ldx: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
+    func forward(_ x: UnsafePointer<Float>, rows: Int, ldx: Int, input: LinearInput, into y: UnsafeMutablePointer<Float>, ldy: Int,
                  workspace: Workspace, runner: ParallelRunner) {
         let (q, scales, zeroPoints, ldq) = self.quantizationBuffers(rows: rows, workspace: workspace)
-        runner.forRanges(rows) { r in self.quantize(x, rows: r, ldx: ldx, q, ldq, scales, zeroPoints) }
+        runner.forRanges(rows) { r in self.quantize(x, rows: r, ldx: ldx, input: input, q, ldq, scales, zeroPoints) }
         // Columns split in whole panels: each thread reads all activations and its half of the weights.
         let panels = (self.outputs + Int(EMBK_PANEL) - 1) / Int(EMBK_PANEL)
         runner.forRanges(panels) { p in
@@ -68,7 +90,7 @@ final class Int8Linear: LinearLayer, @unchecked Sendable {
         }
     }
 
-    func forward(_ x: UnsafePointer<Float>, part: Range<Int>, ldx: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
+    func forward(_ x: UnsafePointer<Float>, part: Range<Int>, ldx: Int, input: LinearInput, into y: UnsafeMutablePointer<Float>, ldy: Int,
                  workspace: Workspace) {
         guard !part.isEmpty else { return }
         // Each part quantizes into its own region of the shared buffers, at the widest layer's row
@@ -80,7 +102,7 @@ final class Int8Linear: LinearLayer, @unchecked Sendable {
         let scales = workspace.scales.pointer + part.lowerBound * stride.groups
         let zeroPoints = workspace.zeroPoints.pointer + part.lowerBound * stride.groups
         let local = 0..<part.count
-        self.quantize(x + part.lowerBound * ldx, rows: local, ldx: ldx, q, ldq, scales, zeroPoints)
+        self.quantize(x + part.lowerBound * ldx, rows: local, ldx: ldx, input: input, q, ldq, scales, zeroPoints)
         self.gemm(rows: local, q, ldq, scales, zeroPoints, into: y + part.lowerBound * ldy, ldy: ldy, columns: 0..<self.outputs)
     }
 
@@ -94,11 +116,17 @@ final class Int8Linear: LinearLayer, @unchecked Sendable {
                 workspace.zeroPoints.reserve(rows * self.groups), ldq)
     }
 
-    private func quantize(_ x: UnsafePointer<Float>, rows r: Range<Int>, ldx: Int, _ q: UnsafeMutablePointer<UInt8>, _ ldq: Int,
-                          _ scales: UnsafeMutablePointer<Float>, _ zeroPoints: UnsafeMutablePointer<Int32>) {
+    /// Quantizes f(x) of the rows `r`; for GELU in one pass over x (embk_gelu_quantize_rows: the bytes of
+    /// embk_gelu then embk_quantize_rows, without writing GELU's floats back).
+    private func quantize(_ x: UnsafePointer<Float>, rows r: Range<Int>, ldx: Int, input: LinearInput, _ q: UnsafeMutablePointer<UInt8>,
+                          _ ldq: Int, _ scales: UnsafeMutablePointer<Float>, _ zeroPoints: UnsafeMutablePointer<Int32>) {
         let groups = self.groups
-        embk_quantize_rows(self.path, x + r.lowerBound * ldx, Int32(r.count), Int32(self.inputs), Int32(ldx), Int32(Int8Scheme.group),
-                           q + r.lowerBound * ldq, Int32(ldq), scales + r.lowerBound * groups, zeroPoints + r.lowerBound * groups)
+        let quantizeRows = switch input {
+        case .identity: embk_quantize_rows
+        case .gelu: embk_gelu_quantize_rows
+        }
+        quantizeRows(self.path, x + r.lowerBound * ldx, Int32(r.count), Int32(self.inputs), Int32(ldx), Int32(Int8Scheme.group),
+                     q + r.lowerBound * ldq, Int32(ldq), scales + r.lowerBound * groups, zeroPoints + r.lowerBound * groups)
     }
 
     private func gemm(rows r: Range<Int>, _ q: UnsafeMutablePointer<UInt8>, _ ldq: Int, _ scales: UnsafeMutablePointer<Float>,
@@ -131,14 +159,17 @@ final class Float32Linear: LinearLayer, @unchecked Sendable {
         self.bias = Array(bias)
     }
 
-    func forward(_ x: UnsafePointer<Float>, rows: Int, ldx: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
+    func forward(_ x: UnsafePointer<Float>, rows: Int, ldx: Int, input: LinearInput, into y: UnsafeMutablePointer<Float>, ldy: Int,
                  workspace: Workspace, runner: ParallelRunner) {
-        runner.forRanges(rows) { r in self.forward(x, part: r, ldx: ldx, into: y, ldy: ldy, workspace: workspace) }
+        runner.forRanges(rows) { r in self.forward(x, part: r, ldx: ldx, input: input, into: y, ldy: ldy, workspace: workspace) }
     }
 
-    func forward(_ x: UnsafePointer<Float>, part r: Range<Int>, ldx: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
+    func forward(_ x: UnsafePointer<Float>, part r: Range<Int>, ldx: Int, input: LinearInput, into y: UnsafeMutablePointer<Float>, ldy: Int,
                  workspace: Workspace) {
         guard !r.isEmpty else { return }
+        if input == .gelu {  // in place, as the protocol allows: the reference pass keeps the plain steps
+            for i in r { embk_gelu(UnsafeMutablePointer(mutating: x + i * ldx), self.inputs) }
+        }
         let out = y + r.lowerBound * ldy
         for i in 0..<r.count {
             for o in 0..<self.outputs { out[i * ldy + o] = self.bias[o] }

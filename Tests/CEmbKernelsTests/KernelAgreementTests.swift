@@ -229,6 +229,44 @@ import Testing
         }
     }
 
+    /// FFN2's input in one pass (embk_gelu_quantize_rows) must be, bit for bit, embk_gelu on the rows followed
+    /// by embk_quantize_rows, on every path: then the encoder's vectors (and cache keys) do not move.
+    @Test func geluFusedIntoTheQuantizerGivesTheBytesOfTheTwoSteps() {
+        var rng = SplitMix64(seed: 19)
+        // The FFN widths of the family (1536, 3072), the hidden ones, 96 (not a multiple of 64) and odd ones;
+        // group 64 (the scheme) and groups that are not multiples of the vector width.
+        let shapes = [96, 384, 768, 1536, 3072, 1, 17, 100].flatMap { k in [64, 4, 8, 100].map { (k, $0) } }
+        for (k, group) in shapes {
+            let (m, ldx) = (9, k + 5)
+            let ldq = (k + 3) / 4 * 4 + 8
+            let groups = (k + group - 1) / group
+            var x = (0..<m * ldx).map { i in Float.random(in: -6...6, using: &rng) * (i % 7 == 0 ? 4 : 1) }
+            for i in 0..<ldx {
+                x[2 * ldx + i] = 0  // an all-zero row: every group's range is 0
+                x[3 * ldx + i] = -Float.random(in: 0...9, using: &rng)  // GELU of negatives: one-sided, tiny
+                x[4 * ldx + i] = Float.random(in: -1e-3...1e-3, using: &rng)
+            }
+            x[5 * ldx] = .greatestFiniteMagnitude
+            x[5 * ldx + k - 1] = -.greatestFiniteMagnitude
+            var gelu = x
+            gelu.withUnsafeMutableBufferPointer { rows in
+                for r in 0..<m { embk_gelu(rows.baseAddress! + r * ldx, k) }
+            }
+            for path in Self.paths {
+                let name = "k\(k) g\(group) \(String(cString: embk_path_name(path)))"
+                var steps = ([UInt8](repeating: 7, count: m * ldq), [Float](repeating: .nan, count: m * groups), [Int32](repeating: -1, count: m * groups))
+                embk_quantize_rows(path, gelu, Int32(m), Int32(k), Int32(ldx), Int32(group), &steps.0, Int32(ldq), &steps.1, &steps.2)
+                var fused = ([UInt8](repeating: 7, count: m * ldq), [Float](repeating: .nan, count: m * groups), [Int32](repeating: -1, count: m * groups))
+                let before = x
+                embk_gelu_quantize_rows(path, x, Int32(m), Int32(k), Int32(ldx), Int32(group), &fused.0, Int32(ldq), &fused.1, &fused.2)
+                #expect(fused.0 == steps.0, "bytes differ: \(name)")
+                #expect(fused.1.map(\.bitPattern) == steps.1.map(\.bitPattern), "scales differ: \(name)")
+                #expect(fused.2 == steps.2, "zero points differ: \(name)")
+                #expect(x.map(\.bitPattern) == before.map(\.bitPattern), "the input was written: \(name)")
+            }
+        }
+    }
+
     @Test func erfAndExpMatchTheCLibrary() {
         var x: Float = -10
         while x < 10 {

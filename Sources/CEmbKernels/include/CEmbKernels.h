@@ -38,6 +38,12 @@ void embk_pack_weights(const int8_t *qw, const float *w_scale, int n, int k, int
 void embk_quantize_rows(embk_path path, const float *x, int m, int k, int ldx, int group,
                         uint8_t *q, int ldq, float *a_scale, int32_t *a_zp);
 
+/// embk_quantize_rows of GELU(x), x left as it is: FFN2's input from FFN1's output in one pass (the AVX-512
+/// path never writes GELU's floats). Same bytes, scales and zero points as embk_gelu on the rows followed
+/// by embk_quantize_rows(path, ...). group <= 512, as for packed weights.
+void embk_gelu_quantize_rows(embk_path path, const float *x, int m, int k, int ldx, int group,
+                             uint8_t *q, int ldq, float *a_scale, int32_t *a_zp);
+
 /// The grouped int8 GEMM with its float epilogue, writing columns [n_begin, n_end) of c: (m, ldc).
 /// n_begin must be a multiple of EMBK_PANEL. bias may be NULL.
 void embk_gemm(embk_path path, int m, int n, int k, int group, const uint8_t *a, int lda,
