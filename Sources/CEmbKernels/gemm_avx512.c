@@ -13,6 +13,11 @@
 // the block. The whole weight matrix is read once per block, which is cheap while it stays in L2;
 // a matrix larger than 1 MiB (a 768-wide model's QKV and FFN, 1.8-2.4 MB) gets blocks whose
 // activations fill 512 KiB instead (170 rows for k = 3072), so it comes from L3 a third as often.
+// Prefetch: in a block of a few rows (batch 1: the weights are read once and used by one or two
+// tiles, so the GEMM waits on memory), the block's first tile of a strip prefetches the next strip's
+// weights line by line as it consumes its own, so the next strip's loads find them in L1 (768x12
+// short batch 1: +5-11%). Taller blocks reuse each strip over many tiles and the hardware
+// prefetcher keeps up; prefetching there cost 4% (Docs/benchmarks.md, issue 19).
 #include "embk_internal.h"
 
 #if defined(__x86_64__)
@@ -20,12 +25,13 @@
 #include <string.h>
 
 #define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
-enum { MR = 6, MB = 96, L2_WEIGHTS = 1 << 20, BLOCK_BYTES = 512 * 1024 };
+enum { MR = 6, MB = 96, L2_WEIGHTS = 1 << 20, BLOCK_BYTES = 512 * 1024, PREFETCH_ROWS = 3 * MR };
 
 static inline __attribute__((always_inline)) T512 void tile(const int R, const int NP, const uint8_t *a, int lda,
                                                             const float *sa, const int32_t *zp,
                                                             const embk_packed_header *h, int panel,
-                                                            const float *bias, float *c, int ldc, int ncols) {
+                                                            const float *bias, float *c, int ldc, int ncols,
+                                                            const int8_t *next) {
     const int ng = h->ngroups, k4 = h->k4, gq = h->group / 4;
     const int8_t *w0 = embk_panel_weights(h, panel);
     const size_t pstride = (size_t)k4 * EMBK_PANEL * 4;
@@ -43,6 +49,10 @@ static inline __attribute__((always_inline)) T512 void tile(const int R, const i
         for (int q = q0; q < q1; q++) {
             const __m512i b0 = _mm512_load_si512((const void *)(w0 + (size_t)q * 64));
             const __m512i b1 = NP > 1 ? _mm512_load_si512((const void *)(w0 + pstride + (size_t)q * 64)) : b0;
+            if (next) {  // the next strip's two panels, at the same k (a prefetch past its end is harmless)
+                _mm_prefetch((const char *)(next + (size_t)q * 64), _MM_HINT_T0);
+                _mm_prefetch((const char *)(next + pstride + (size_t)q * 64), _MM_HINT_T0);
+            }
             for (int r = 0; r < R; r++) {
                 int32_t quad;
                 memcpy(&quad, a + (size_t)r * lda + 4 * (size_t)q, 4);
@@ -77,14 +87,14 @@ static inline __attribute__((always_inline)) T512 void tile(const int R, const i
 #define TILE(R, NP) \
     static T512 void tile_##R##_##NP(const uint8_t *a, int lda, const float *sa, const int32_t *zp, \
                                      const embk_packed_header *h, int panel, const float *bias, float *c, int ldc, \
-                                     int ncols) { \
-        tile(R, NP, a, lda, sa, zp, h, panel, bias, c, ldc, ncols); \
+                                     int ncols, const int8_t *next) { \
+        tile(R, NP, a, lda, sa, zp, h, panel, bias, c, ldc, ncols, next); \
     }
 TILE(1, 1) TILE(2, 1) TILE(3, 1) TILE(4, 1) TILE(5, 1) TILE(6, 1)
 TILE(1, 2) TILE(2, 2) TILE(3, 2) TILE(4, 2) TILE(5, 2) TILE(6, 2)
 
 typedef void (*tile_fn)(const uint8_t *, int, const float *, const int32_t *, const embk_packed_header *, int,
-                        const float *, float *, int, int);
+                        const float *, float *, int, int, const int8_t *);
 static const tile_fn tiles[2][MR] = {
     {tile_1_1, tile_2_1, tile_3_1, tile_4_1, tile_5_1, tile_6_1},
     {tile_1_2, tile_2_2, tile_3_2, tile_4_2, tile_5_2, tile_6_2},
@@ -104,10 +114,13 @@ T512 void embk_gemm_avx512(int m, int k, const uint8_t *a, int lda, const float 
         for (int j = n_begin; j < n_end; j += 2 * EMBK_PANEL) {
             const int ncols = n_end - j < 2 * EMBK_PANEL ? n_end - j : 2 * EMBK_PANEL;
             const tile_fn *row = tiles[ncols > EMBK_PANEL ? 1 : 0];
+            const int8_t *next = i1 - i0 <= PREFETCH_ROWS && j + 2 * EMBK_PANEL < n_end
+                ? embk_panel_weights(h, j / EMBK_PANEL + 2) : NULL;
             for (int i = i0; i < i1; i += MR) {
                 const int R = i1 - i < MR ? i1 - i : MR;
                 row[R - 1](a + (size_t)i * lda, lda, a_scale + (size_t)i * ng, a_zp + (size_t)i * ng, h,
-                           j / EMBK_PANEL, bias ? bias + j : NULL, c + (size_t)i * ldc + j, ldc, ncols);
+                           j / EMBK_PANEL, bias ? bias + j : NULL, c + (size_t)i * ldc + j, ldc, ncols,
+                           i == i0 ? next : NULL);
             }
         }
     }

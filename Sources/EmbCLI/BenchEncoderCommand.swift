@@ -6,6 +6,8 @@
 // texts' real token counts: dense layers and attention) and their share of the int8 peak measured in
 // the same command on the encoder's threads (BertEncoder.measurePeak), before every batch size; the
 // share is taken against the highest peak measured so far, and the last line gives the peak.
+// With --bandwidth-mb it then measures the machine's memory read bandwidth and prints batch 1's
+// weight bytes/s against it: a model too large for the cache is bound by streaming its weights.
 import ArgumentParser
 import EmbModel
 import Foundation
@@ -31,6 +33,9 @@ struct BenchEncoderCommand: ParsableCommand {
     @Option(help: "Seconds of the int8 peak measurement before each batch size.")
     var peakSecs: Double = 0.5
 
+    @Option(help: "Megabytes of the memory read-bandwidth measurement, run after everything else (0: none). Batch 1 then also prints its weight bytes/s as a share of it.")
+    var bandwidthMb: Int = 0
+
     @Option(help: "The model folder.")
     var model: String = ModelFiles.defaultDirectory
 
@@ -40,6 +45,7 @@ struct BenchEncoderCommand: ParsableCommand {
         guard !texts.isEmpty else { throw ValidationErrorMessage("\(self.input) has no texts") }
         print("encoder kernel=\(model.encoder.kernelName) threads=\(model.encoder.threads) load_s=\(String(format: "%.3f", model.loadSeconds))")
         var peak = 0.0
+        var batchOneTexts: Double?
         for size in self.batch.split(separator: ",").compactMap({ Int($0) }) where size > 0 {
             peak = max(peak, model.encoder.measurePeak(seconds: self.peakSecs))
             let groups = stride(from: 0, to: max(texts.count - size + 1, 1), by: size).map { Array(texts[$0..<min($0 + size, texts.count)]) }
@@ -62,11 +68,22 @@ struct BenchEncoderCommand: ParsableCommand {
             }
             runs.sort { $0.texts < $1.texts }
             let median = runs[1]
+            if size == 1 { batchOneTexts = median.texts }
             print("encoder batch=\(size) texts/s=\(String(format: "%.1f", median.texts)) tokens/s=\(Int(median.tokens))"
                   + " macs/s=\(String(format: "%.1fG", median.macs / 1e9)) peak_share=\(String(format: "%.1f", 100 * median.macs / peak))%")
         }
         print("peak kernel=\(model.encoder.kernelName) threads=\(model.encoder.threads) int8_macs/s=\(String(format: "%.1fG", peak / 1e9))")
         print("peak_rss_mb=\(String(format: "%.1f", PeakRSS.megabytes()))")
+        // After the RSS line: the bandwidth buffer is not the encoder's memory.
+        guard self.bandwidthMb > 0 else { return }
+        let bandwidth = model.encoder.measureBandwidth(megabytes: self.bandwidthMb, seconds: 1)
+        print("bandwidth threads=\(model.encoder.threads) buffer_mb=\(self.bandwidthMb) read_gb/s=\(String(format: "%.2f", bandwidth / 1e9))")
+        if let texts = batchOneTexts {
+            // At batch 1 every text streams every dense layer's weights once.
+            let bytes = texts * Double(model.encoder.denseWeightBytes)
+            print("weights batch=1 weight_mb=\(String(format: "%.1f", Double(model.encoder.denseWeightBytes) / 1e6))"
+                  + " gb/s=\(String(format: "%.2f", bytes / 1e9)) bandwidth_share=\(String(format: "%.1f", 100 * bytes / bandwidth))%")
+        }
     }
 }
 

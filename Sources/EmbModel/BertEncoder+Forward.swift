@@ -3,11 +3,12 @@ import CEmbKernels
 import Foundation
 
 extension BertEncoder {
-    func forward(_ batch: [[Int32]], workspace ws: Workspace) -> [[Float]] {
+    /// One pass over `batch` (texts whose tokens fit the workspace), its steps split over `runner`'s
+    /// threads (one thread: the whole pass on the caller, as a sub-batch runs).
+    func forward(_ batch: [[Int32]], workspace ws: Workspace, runner: ParallelRunner) -> [[Float]] {
         let h = self.config.hiddenSize
         let ffn = self.config.intermediateSize
         let eps = self.config.layerNormEpsilon
-        let runner = ParallelRunner(pool: self.pool)
         var offsets: [Int] = []
         var rows = 0
         for ids in batch {

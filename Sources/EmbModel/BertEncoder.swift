@@ -38,8 +38,10 @@ public final class BertEncoder: Sendable {
     let relativeBias: RelativePositionBias?
     /// The forward passes' buffers; its lock also makes this encoder's pool steps one at a time (the
     /// pool runs one step at once: `embed` and `measurePeak` both take it, see withPoolToItself).
-    private let workspace: Mutex<Workspace>
+    private let workspaces: Mutex<Workspaces>
     let pool: WorkerPool
+    /// A pool of the calling thread alone: what a sub-batch's passes run on (BertEncoder+SubBatches).
+    let callerOnly = WorkerPool(threads: 1)
 
     /// Loads the weights of `files` and prepares them for `precision`. For `.int8`, each tensor's pages
     /// are released as soon as it is quantized, so the float32 file never sits in memory whole.
@@ -80,7 +82,7 @@ public final class BertEncoder: Sendable {
         self.kernelPath = kernelPath
         self.threads = max(1, threads)
         self.pool = WorkerPool(threads: self.threads)
-        self.workspace = Mutex(Workspace())
+        self.workspaces = Mutex(Workspaces(whole: Workspace(), parts: (0..<self.threads).map { _ in Workspace() }))
     }
 
     /// Query, key and value projections fused into one (3·hidden, hidden) layer: one GEMM instead of three.
@@ -110,7 +112,7 @@ public final class BertEncoder: Sendable {
     /// lock is what serializes its users: anything else that runs steps on the pool (the peak loop)
     /// must hold it too, or two callers' steps interleave and a worker runs a finished step's body.
     func withPoolToItself(_ body: () -> Void) {
-        self.workspace.withLock { _ in body() }
+        self.workspaces.withLock { _ in body() }
     }
 
     /// The vectors of a batch of token-id sequences (each as the tokenizer made it: [CLS] … [SEP],
@@ -120,25 +122,41 @@ public final class BertEncoder: Sendable {
         for ids in batch {
             precondition(!ids.isEmpty && ids.count <= self.config.maxTokens, "token sequence of \(ids.count) ids")
         }
-        return self.workspace.withLock { workspace in
-            // Passes of at most `maxRowsPerPass` tokens: the workspace (≈ 17 KB per token row) stays
-            // small, and GEMMs of ~1000 rows already run at full speed.
-            var vectors: [[Float]] = []
-            vectors.reserveCapacity(batch.count)
-            var start = 0
-            while start < batch.count {
-                var end = start
-                var rows = 0
-                while end < batch.count && (end == start || rows + batch[end].count <= Self.maxRowsPerPass) {
-                    rows += batch[end].count
-                    end += 1
-                }
-                vectors += self.forward(Array(batch[start..<end]), workspace: workspace)
-                start = end
+        return self.workspaces.withLock { workspaces in
+            if let deal = self.subBatches(of: batch) {
+                return self.embed(batch, inParts: deal, workspaces: workspaces.parts)
             }
-            return vectors
+            return self.passes(batch, rowsPerPass: Self.maxRowsPerPass, workspace: workspaces.whole,
+                               runner: ParallelRunner(pool: self.pool))
         }
     }
+
+    /// The vectors of `batch`, in forward passes of at most `rowsPerPass` token rows (a text longer
+    /// than that gets a pass of its own): the workspace (≈ 17 KB per token row at width 384) stays
+    /// small, and GEMMs of ~1000 rows already run at full speed.
+    func passes(_ batch: [[Int32]], rowsPerPass: Int, workspace: Workspace, runner: ParallelRunner) -> [[Float]] {
+        var vectors: [[Float]] = []
+        vectors.reserveCapacity(batch.count)
+        var start = 0
+        while start < batch.count {
+            var end = start
+            var rows = 0
+            while end < batch.count && (end == start || rows + batch[end].count <= rowsPerPass) {
+                rows += batch[end].count
+                end += 1
+            }
+            vectors += self.forward(Array(batch[start..<end]), workspace: workspace, runner: runner)
+            start = end
+        }
+        return vectors
+    }
+}
+
+/// An encoder's forward-pass buffers: `whole` for a pass run on the whole pool, and one per thread
+/// for the sub-batches that run side by side (one per thread, BertEncoder+SubBatches).
+struct Workspaces {
+    let whole: Workspace
+    let parts: [Workspace]
 }
 
 /// A layer's tensor names under `encoder.layer.N.`: BERT's, or MPNet's (`attention.attn.q/k/v/o`,

@@ -9,6 +9,9 @@ protocol LinearLayer: Sendable {
     var outputs: Int { get }
     /// Input width.
     var inputs: Int { get }
+    /// Bytes of the layer's weights as its GEMM reads them (packed int8 with scales, or float32):
+    /// what one pass streams from memory when the rows are few and the weights are not in cache.
+    var weightBytes: Int { get }
     /// y (rows, ldy) = f(x) (rows, ldx) · Wᵀ + b, f = `input` (GELU for FFN2, whose input is FFN1's output).
     /// With `.gelu` the layer may overwrite x's rows with GELU(x) (the float32 layer does; the int8 one
     /// reads x and quantizes GELU(x) in the same pass).
@@ -77,6 +80,8 @@ final class Int8Linear: LinearLayer, @unchecked Sendable {
     deinit {
         self.packed.deallocate()
     }
+
+    var weightBytes: Int { embk_packed_size(Int32(self.outputs), Int32(self.inputs), Int32(Int8Scheme.group)) }
 
     func forward(_ x: UnsafePointer<Float>, rows: Int, ldx: Int, input: LinearInput, into y: UnsafeMutablePointer<Float>, ldy: Int,
                  workspace: Workspace, runner: ParallelRunner) {
@@ -158,6 +163,8 @@ final class Float32Linear: LinearLayer, @unchecked Sendable {
         self.transposed = t
         self.bias = Array(bias)
     }
+
+    var weightBytes: Int { 4 * self.outputs * self.inputs }
 
     func forward(_ x: UnsafePointer<Float>, rows: Int, ldx: Int, input: LinearInput, into y: UnsafeMutablePointer<Float>, ldy: Int,
                  workspace: Workspace, runner: ParallelRunner) {

@@ -17,3 +17,23 @@ import Testing
         #expect(embk_peak_macs_per_iteration(EMBK_PATH_AVX2) == 6 * 32, "6 × (vpmaddubsw, vpmaddwd, vpaddd) ymm of 32 MACs")
     }
 }
+
+/// The memory-bandwidth loop of `embcache bench encoder --bandwidth-mb` (embk_stream_read) reads
+/// every byte it is given: a change anywhere changes its result.
+@Suite struct StreamReadTests {
+    @Test func theStreamReadReadsEveryByte() {
+        let bytes = 64 * 37  // not a multiple of the loop's 4 lines
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        defer { buffer.deallocate() }
+        let u8 = buffer.bindMemory(to: UInt8.self, capacity: bytes)
+        for i in 0..<bytes { u8[i] = UInt8(truncatingIfNeeded: i &* 7 &+ 3) }
+        let base = embk_stream_read(buffer, bytes)
+        for i in stride(from: 0, to: bytes, by: 13) + [bytes - 1] {
+            u8[i] ^= 0x10
+            #expect(embk_stream_read(buffer, bytes) != base, "byte \(i) was not read")
+            u8[i] ^= 0x10
+        }
+        #expect(embk_stream_read(buffer, bytes) == base)
+        #expect(embk_stream_read(buffer, 0) == 0)
+    }
+}

@@ -67,3 +67,23 @@ extension EncoderCostTests {
         #expect(mismatches.withLock { $0 } == 0)
     }
 }
+
+extension EncoderCostTests {
+    /// The bandwidth loop runs on the encoder's threads and yields a rate; the encoder still embeds.
+    @Test func theReadBandwidthIsMeasuredOnTheEncodersThreads() throws {
+        let encoder = try EncoderAccuracyTests.int8.get().encoder
+        let bandwidth = encoder.measureBandwidth(megabytes: 8, seconds: 0.05)
+        #expect(bandwidth > 0 && bandwidth.isFinite, "bandwidth \(bandwidth)")
+        #expect(encoder.embed([[101, 102]])[0].count == encoder.config.hiddenSize)
+    }
+
+    /// The weights a batch-1 pass streams: all-MiniLM-L6-v2's 6 × (4·384² + 2·384·1536) int8 weights,
+    /// plus per 64-group a column sum and a scale (8 bytes per 64 weights), plus headers and padding.
+    @Test func miniLMsPackedWeightsAreItsInt8WeightsAndGroupData() throws {
+        let encoder = try EncoderAccuracyTests.int8.get().encoder
+        let weights = 6 * (4 * 384 * 384 + 2 * 384 * 1536)  // 10,616,832
+        let withGroups = weights + weights / 64 * 8
+        #expect(encoder.denseWeightBytes >= withGroups)
+        #expect(Double(encoder.denseWeightBytes) <= 1.01 * Double(withGroups), "\(encoder.denseWeightBytes)")
+    }
+}

@@ -64,13 +64,6 @@ void embk_sgemm_nn(int m, int n, int k, float alpha, const float *a, int lda, co
 static inline void embk_spin_pause(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
-/// The int8 multiply-add peak loop (peak.c): `iterations` rounds of the path's best int8 multiply-add
-/// instruction on registers only, on the calling thread. Returns the MACs executed (0 when the CPU
-/// cannot run `path`); MACs divided by the seconds it took is that thread's int8 peak.
-int64_t embk_peak_macs(embk_path path, int64_t iterations);
-/// MACs of one iteration of embk_peak_macs on `path`.
-int64_t embk_peak_macs_per_iteration(embk_path path);
-
 #endif
 }
 
@@ -90,5 +83,9 @@ void embk_attention(embk_path path, int t, int d, float scale, const float *q, c
 int64_t embk_peak_macs(embk_path path, int64_t iterations);
 /// MACs of one iteration of embk_peak_macs on `path`.
 int64_t embk_peak_macs_per_iteration(embk_path path);
+/// Reads every 64-byte line of `buffer` (64-byte aligned, `bytes` a multiple of 64) once, on the
+/// calling thread, and returns a value that depends on every line (peak.c): bytes over seconds is
+/// the thread's memory read bandwidth when the buffer is far larger than the last-level cache.
+uint64_t embk_stream_read(const void *buffer, size_t bytes);
 
 #endif
