@@ -90,7 +90,7 @@ int64_t embk_peak_macs(embk_path path, int64_t iterations) {
 }
 
 // The machine's memory read bandwidth, measured: what streaming a model's weights at batch 1 is
-// held against (a 768-wide 12-layer model's 96 MB of packed weights do not fit in the last-level
+// held against (a 768-wide 12-layer model's 90 MB of packed weights do not fit in the last-level
 // cache). The loop reads every 64-byte line once, with nothing else to do per line, from a buffer
 // far larger than the cache; `embcache bench encoder --bandwidth-mb` runs it on all threads at once.
 #if defined(__x86_64__)

@@ -45,11 +45,12 @@ extension LinearLayer {
 
 /// The quantization scheme of the int8 path. Part of the model fingerprint: changing it changes keys.
 public enum Int8Scheme {
-    /// Inputs per quantization group, for weights and activations alike (Docs/kernel.md: 64 reaches
-    /// min cosine 0.9986 on the reference texts where per-row scales reach 0.9857).
-    public static let group = 64
+    /// Inputs per quantization group, for weights and activations alike (Docs/kernel.md: 128 reaches
+    /// min cosine 0.9980 on the reference texts where per-row scales reach 0.9857; 64 reached 0.9986
+    /// but its per-group epilogue cost the GEMM 8-12%: scheme v1, until issue 19).
+    public static let group = 128
     /// Names the scheme in fingerprints and INFO.
-    public static let id = "int8:w-sym-ch-g64:a-u8-asym-row-g64:emb-int8-row:v1"
+    public static let id = "int8:w-sym-ch-g128:a-u8-asym-row-g128:emb-int8-row:v2"
 }
 
 /// An int8 dense layer: weights quantized and packed once at load; activations quantized per call.

@@ -78,11 +78,11 @@ extension EncoderCostTests {
     }
 
     /// The weights a batch-1 pass streams: all-MiniLM-L6-v2's 6 × (4·384² + 2·384·1536) int8 weights,
-    /// plus per 64-group a column sum and a scale (8 bytes per 64 weights), plus headers and padding.
+    /// plus per quantization group a column sum and a scale (8 bytes per group), plus headers and padding.
     @Test func miniLMsPackedWeightsAreItsInt8WeightsAndGroupData() throws {
         let encoder = try EncoderAccuracyTests.int8.get().encoder
         let weights = 6 * (4 * 384 * 384 + 2 * 384 * 1536)  // 10,616,832
-        let withGroups = weights + weights / 64 * 8
+        let withGroups = weights + weights / Int8Scheme.group * 8
         #expect(encoder.denseWeightBytes >= withGroups)
         #expect(Double(encoder.denseWeightBytes) <= 1.01 * Double(withGroups), "\(encoder.denseWeightBytes)")
     }
