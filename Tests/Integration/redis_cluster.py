@@ -33,18 +33,29 @@ def free_cluster_port():
     raise RuntimeError("no free port pair for a cluster node")
 
 
+class ServerDidNotListen(RuntimeError):
+    pass
+
+
 class RedisCluster:
     def __init__(self, masters=3, replicas=1, node_timeout_ms=1500, password=None):
         self.password = password  # requirepass and masterauth on every server
         self.work = tempfile.mkdtemp(prefix="embcache-rcluster-")
         self.node_timeout_ms = node_timeout_ms
-        self.ports = []
-        while len(self.ports) < masters * (1 + replicas):
-            p = free_cluster_port()
-            if p not in self.ports and p + 10000 not in self.ports and p - 10000 not in self.ports:
-                self.ports.append(p)
         self.masters, self.replicas = masters, replicas
+        self.ports = self.pick_ports()
         self.procs = {}
+
+    def pick_ports(self):
+        """Free ports for every server (and their bus ports). Picked again by start(): the ports
+        overlap the kernel's ephemeral range (32768-60999), so a port free when the object was made
+        may be a client connection's by the time a test starts the cluster, minutes later."""
+        ports = []
+        while len(ports) < self.masters * (1 + self.replicas):
+            p = free_cluster_port()
+            if p not in ports and p + 10000 not in ports and p - 10000 not in ports:
+                ports.append(p)
+        return ports
 
     def start_server(self, port):
         d = os.path.join(self.work, str(port))
@@ -59,17 +70,25 @@ class RedisCluster:
                              stdout=open(os.path.join(d, "redis.log"), "a"), stderr=subprocess.STDOUT)
         self.procs[port] = p
         if not wait_port(port, 10):
-            raise RuntimeError(f"redis-server did not listen on {port}")
+            raise ServerDidNotListen(f"redis-server did not listen on {port}")
         return p
 
-    def start(self, seconds=60):
-        """Starts the servers, creates the cluster, and waits (bounded) until every node says cluster_state:ok.
-        On failure, stops what it started and raises."""
-        try:
-            return self.create(seconds)
-        except BaseException:
-            self.stop()
-            raise
+    def start(self, seconds=60, attempts=3):
+        """Starts the servers on freshly picked ports, creates the cluster, and waits (bounded) until
+        every node says cluster_state:ok. A server that does not listen (its port was taken between
+        the pick and its bind) makes a new attempt on new ports, up to `attempts`. On failure, stops
+        what it started and raises."""
+        for attempt in range(attempts):
+            self.ports = self.pick_ports()
+            try:
+                return self.create(seconds)
+            except ServerDidNotListen:
+                self.stop()
+                if attempt + 1 == attempts:
+                    raise
+            except BaseException:
+                self.stop()
+                raise
 
     def create(self, seconds):
         for port in self.ports:
@@ -153,6 +172,7 @@ class RedisCluster:
     def stop(self):
         for p in self.procs.values():
             stop(p)
+        self.procs = {}
         shutil.rmtree(self.work, ignore_errors=True)
 
 
