@@ -2,9 +2,11 @@
 // its sub-batch's whole forward pass alone, on its own workspace. A pass split over the threads
 // hands off at every step (two per layer with rows split, twelve with columns split) and waits at
 // each for the slower thread; side by side, the threads meet once per batch. Attention, which is
-// per text, needs no split at all. Measured (Docs/benchmarks.md, issue 19): +11-12% at batch 32,
-// short and long texts alike; at a handful of short texts the sub-batches are too small for their
-// GEMMs and one pass over both threads is faster, hence `subBatchMinimumRows`.
+// per text, needs no split at all. Measured (Docs/benchmarks.md, issue 19): +11-12% at batch 32 on
+// an Intel host, short and long texts alike; on an AMD Zen 4 host +8-12% on short texts, even on
+// long ones. At a handful of short texts the sub-batches are too small for their GEMMs and one pass
+// over both threads is faster, hence `subBatchMinimumRows`. Halves, not smaller chunks claimed as
+// the threads go: chunks cost 7-9% in the bench and did not speed up a node (tried, issue 19).
 // A text's vector does not depend on the batch it is in (BertEncoder's header), so the deal changes
 // no bit of any vector; EncoderSubBatchTests checks it.
 
