@@ -15,12 +15,3 @@ extension BertConfig {
         return self.layerCount * (linears + attention)
     }
 }
-
-extension BertEncoder {
-    /// Bytes of every dense layer's weights, as the GEMMs read them: what a batch-1 pass streams from
-    /// memory when the model does not fit in the last-level cache (`embcache bench encoder` divides
-    /// texts/s × this by the machine's measured read bandwidth). all-MiniLM-L6-v2 int8: 11.3 MB; 768x12: 90 MB.
-    public var denseWeightBytes: Int {
-        self.layers.reduce(0) { $0 + [$1.qkv, $1.attentionOutput, $1.intermediate, $1.output].reduce(0) { $0 + $1.weightBytes } }
-    }
-}
