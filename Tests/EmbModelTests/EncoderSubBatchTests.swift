@@ -35,6 +35,13 @@ import Testing
         #expect(encoder.subBatches(of: short)?.map(\.count) == [2, 2])
     }
 
+    @Test func aSubBatchRunsInPassesThatKeepItsFFNActivationsInL2() throws {
+        let encoder = try EncoderAccuracyTests.int8.get().encoder
+        // 1 MiB of 1536-float rows: 170 rows, so one long text (~120 tokens) per pass.
+        #expect(encoder.subBatchRowsPerPass == 170)
+        #expect(encoder.subBatchRowsPerPass * encoder.config.intermediateSize * 4 <= BertEncoder.subBatchPassBytes)
+    }
+
     @Test func smallOrLopsidedBatchesRunAsOnePass() throws {
         let encoder = try EncoderAccuracyTests.int8.get().encoder
         let text = { (n: Int) in [101] + [Int32](repeating: 2023, count: n - 2) + [102] }
