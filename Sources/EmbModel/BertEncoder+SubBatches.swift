@@ -37,27 +37,11 @@ extension BertEncoder {
         return deal.map { $0.sorted() }
     }
 
-    /// Bytes of a sub-batch pass's widest buffer (its FFN activations, rows × intermediate floats)
-    /// that keep it in the core's own L2 (1-2 MiB on the x86 server cores of 2020-2024; 1 MiB here).
-    public static let subBatchPassBytes = 1 << 20
-
-    /// Token rows of one pass of a sub-batch: as many as keep its FFN activations within
-    /// `subBatchPassBytes` (170 rows at width 1536, 85 at 3072; a longer text gets a pass of its
-    /// own). A thread alone on its sub-batch then finds every element-wise step's rows in its L2;
-    /// in passes of 512 rows (its share of `maxRowsPerPass`, until issue 19's fourth session) those
-    /// steps streamed 3 MB per layer through L3 each. Paired runs, MiniLM long texts batch 32: +5%
-    /// (128 rows vs 512, 8 pairs; 256 rows +6%); short texts even; 768x12 long even (64 vs 512).
-    /// At least 64 rows, so a huge FFN's pass still has a few row tiles per weight strip.
-    public var subBatchRowsPerPass: Int {
-        max(64, min(Self.maxRowsPerPass / self.threads,
-                                      Self.subBatchPassBytes / (self.config.intermediateSize * MemoryLayout<Float>.stride)))
-    }
-
     /// The vectors of `batch`, each sub-batch of `deal` run by one thread of the pool on its own
-    /// workspace, in passes of `subBatchRowsPerPass` rows.
+    /// workspace, in passes of `threadPassRows` rows.
     func embed(_ batch: [[Int32]], inParts deal: [[Int]], workspaces: [Workspace]) -> [[Float]] {
         precondition(deal.count == self.threads && workspaces.count >= deal.count)
-        let rowsPerPass = self.subBatchRowsPerPass
+        let rowsPerPass = self.threadPassRows
         let alone = ParallelRunner(pool: self.callerOnly)
         var vectors = [[Float]](repeating: [], count: batch.count)
         vectors.withUnsafeMutableBufferPointer { out in

@@ -108,6 +108,22 @@ public final class BertEncoder: Sendable {
     /// Token rows of one forward pass at most (a longer batch runs in several passes).
     public static let maxRowsPerPass = 1024
 
+    /// Bytes of one thread's share of a pass's widest buffer (its FFN activations, rows ×
+    /// intermediate floats) that keep it in the core's own L2 (1-2 MiB on the x86 server cores of
+    /// 2020-2024; 1 MiB on issue 19's AMD host).
+    public static let threadPassBytes = 1 << 20
+
+    /// Token rows of one thread's share of a pass: as many as keep its FFN activations within
+    /// `threadPassBytes` (170 rows at width 1536, 85 at 3072; at least 64, so a huge FFN's pass still
+    /// has a few row tiles per weight strip; a longer text gets a pass of its own). A thread then
+    /// finds every element-wise step's rows in its L2; in passes of 512 rows per thread (until issue
+    /// 19's fourth session) those steps streamed 3 MB per layer through L3. Paired runs, MiniLM long
+    /// texts batch 32: sub-batches +7.8% (8 pairs), `--threads 1` +4.6% (6 pairs); short texts and 768x12 even.
+    public var threadPassRows: Int {
+        max(64, min(Self.maxRowsPerPass / self.threads,
+                    Self.threadPassBytes / (self.config.intermediateSize * MemoryLayout<Float>.stride)))
+    }
+
     /// Runs `body` while no forward pass runs. The pool takes one step at a time, and the workspace's
     /// lock is what serializes its users: anything else that runs steps on the pool (the peak loop)
     /// must hold it too, or two callers' steps interleave and a worker runs a finished step's body.
@@ -126,7 +142,8 @@ public final class BertEncoder: Sendable {
             if let deal = self.subBatches(of: batch) {
                 return self.embed(batch, inParts: deal, workspaces: workspaces.parts)
             }
-            return self.passes(batch, rowsPerPass: Self.maxRowsPerPass, workspace: workspaces.whole,
+            // A pass over the whole pool splits its rows over the threads: each thread's share L2-sized.
+            return self.passes(batch, rowsPerPass: min(Self.maxRowsPerPass, self.threads * self.threadPassRows), workspace: workspaces.whole,
                                runner: ParallelRunner(pool: self.pool))
         }
     }

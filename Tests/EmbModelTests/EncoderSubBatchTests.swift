@@ -35,11 +35,11 @@ import Testing
         #expect(encoder.subBatches(of: short)?.map(\.count) == [2, 2])
     }
 
-    @Test func aSubBatchRunsInPassesThatKeepItsFFNActivationsInL2() throws {
+    @Test func aThreadsShareOfAPassKeepsItsFFNActivationsInL2() throws {
         let encoder = try EncoderAccuracyTests.int8.get().encoder
         // 1 MiB of 1536-float rows: 170 rows, so one long text (~120 tokens) per pass.
-        #expect(encoder.subBatchRowsPerPass == 170)
-        #expect(encoder.subBatchRowsPerPass * encoder.config.intermediateSize * 4 <= BertEncoder.subBatchPassBytes)
+        #expect(encoder.threadPassRows == 170)
+        #expect(encoder.threadPassRows * encoder.config.intermediateSize * 4 <= BertEncoder.threadPassBytes)
     }
 
     @Test func smallOrLopsidedBatchesRunAsOnePass() throws {
