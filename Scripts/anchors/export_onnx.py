@@ -21,27 +21,12 @@ Checked against a torch export of the same model quantized the same way (Docs/be
 speed within noise, same cosine to sentence-transformers).
 Needs: pip install onnx onnxruntime numpy
 """
-import json, os, struct, sys
+import json, os, sys
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    dtypes = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
-    out = {}
-    for name, meta in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = meta["data_offsets"]
-        out[name] = np.frombuffer(data[a:b], dtypes[meta["dtype"]]).reshape(meta["shape"]).astype(np.float32)
-    # Some exports prefix every tensor with "bert."; the graph below names them without it.
-    return {k.split(".", 1)[1] if k.startswith(("bert.", "mpnet.")) else k: v for k, v in out.items()}
+from safetensors_np import read_safetensors
 
 
 def mpnet_bias(table, length=512, buckets=32, max_distance=128):

@@ -16,6 +16,8 @@
 import base64, json, struct, sys
 import numpy as np
 
+from safetensors_np import read_safetensors
+
 def erf(x):  # the rational erf of Sources/CEmbKernels (embk_gelu), in float64: exact to float precision
     x = np.clip(x, -4.0, 4.0); x2 = x * x
     p = -2.72614225801306e-10
@@ -28,13 +30,8 @@ def erf(x):  # the rational erf of Sources/CEmbKernels (embk_gelu), in float64: 
     return p * x / q
 
 model_dir, ref_path = sys.argv[1], sys.argv[2]
-f = open(f"{model_dir}/model.safetensors", "rb")
-n = struct.unpack("<Q", f.read(8))[0]
-header = json.loads(f.read(n))
-blob = f.read()
-def t(name):
-    h = header[name]; a, b = h["data_offsets"]
-    return np.frombuffer(blob[a:b], "<f4").reshape(h["shape"]).astype(np.float64).astype(np.float32)
+tensors = read_safetensors(f"{model_dir}/model.safetensors")
+t = tensors.__getitem__
 
 def q_weight(w, G):  # (out, in) -> dequantized
     out, k = w.shape; r = w.copy()
