@@ -10,7 +10,9 @@
 # Modes (comma-separated; each is flags joined by +): fp32 (no quantization: 1.00000 checks the
 # pass), gN (dense-layer groups of N inputs; g128 is scheme v2), qk (Q and K int8 per (row, head),
 # symmetric), pv (softmax probabilities u8 per row, scaled by the row's largest; V int8 per
-# (head, dimension) over the text's tokens, symmetric): the operands of QKᵀ and P·V on VNNI.
+# (head, dimension) over the text's tokens, symmetric), pvu (as pv, but the probabilities are
+# rint(255·e) with e = exp(s − max), normalized by their integer sum), p15 (as pvu with 15 bits,
+# rint(32767·e): scheme v3 is g128+qk+p15): the operands of QKᵀ and P·V on VNNI.
 # Usage: python3 Scripts/anchors/scheme_study.py models/all-MiniLM-L6-v2 \
 #            Tests/Fixtures/encoder/reference.public.jsonl g128,g128+qk+pv
 import base64, json, struct, sys
@@ -84,7 +86,11 @@ def forward(ids, mode):
             if "qk" in flags:
                 qh, kh = sym_rows(qh, 1), sym_rows(kh, 1)
             s = qh @ kh.T / np.sqrt(D)
-            p = np.exp(s - s.max(1, keepdims=True)); p /= p.sum(1, keepdims=True)
+            p = np.exp(s - s.max(1, keepdims=True))
+            if "pvu" in flags or "p15" in flags:  # u = rint(255·e) or rint(32767·e) (scheme v3), over Σu
+                u = np.rint(p * (255 if "pvu" in flags else 32767)); p = u / u.sum(1, keepdims=True); vh = sym_rows(vh, 0)
+            else:
+                p /= p.sum(1, keepdims=True)
             if "pv" in flags:
                 pmax = p.max(1, keepdims=True); p = np.rint(p / pmax * 255) * pmax / 255
                 vh = sym_rows(vh, 0)

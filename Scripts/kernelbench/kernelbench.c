@@ -87,6 +87,20 @@ static void attention(int t, int d, int reps) {
     free(qkv); free(out); free(scratch);
 }
 
+#if EMBK_HAS_ATTENTION_Q8
+// The int8 attention of scheme v3 (embk_attention_q8), on the same heads.
+static void attention_q8(int t, int d, int reps) {
+    const int h = 12 * d, ld = 3 * h;
+    float *qkv = malloc(sizeof(float) * t * ld), *out = malloc(sizeof(float) * t * h);
+    float *scratch = malloc(sizeof(float) * embk_attention_q8_scratch(t, d));
+    for (int i = 0; i < t * ld; i++) qkv[i] = frand(-3, 3);
+    const double us = BEST(reps, embk_attention_q8(embk_best_path(), t, d, 1 / sqrtf((float)d), qkv, qkv + h, qkv + 2 * h,
+                                                   ld, NULL, 0, out, h, scratch));
+    printf("attention q8 t=%d d=%d (one head) %8.2f us\n", t, d, us);
+    free(qkv); free(out); free(scratch);
+}
+#endif
+
 int main(int argc, char **argv) {
     const int reps = argc > 1 ? atoi(argv[1]) : 200;
     srand(1);
@@ -98,5 +112,11 @@ int main(int argc, char **argv) {
     attention(115, 32, reps);
     attention(115, 64, reps);
     attention(512, 64, reps / 10 + 1);
+#if EMBK_HAS_ATTENTION_Q8
+    attention_q8(13, 32, reps);
+    attention_q8(115, 32, reps);
+    attention_q8(115, 64, reps);
+    attention_q8(512, 64, reps / 10 + 1);
+#endif
     return 0;
 }

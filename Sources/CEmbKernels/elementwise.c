@@ -4,12 +4,6 @@
 #include <math.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__clang__) && !defined(EMBK_SANITIZED)
-#define EMBK_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define EMBK_CLONES
-#endif
-
 // erf as a rational function of x on [-4, 4] (erf is ±1 to float precision beyond), the minimax fit
 // Eigen uses for its vectorized erf (Eigen/src/Core/arch/Default/GenericPacketMathFunctions.h,
 // generic_fast_erf_float). Branch-free, so it vectorizes.

@@ -14,6 +14,13 @@
 #endif
 #include "CEmbKernels.h"
 
+// Portable loops built three times (x86-64-v4, v3, baseline), the loader picking the CPU's copy.
+#if defined(__x86_64__) && defined(__clang__) && !defined(EMBK_SANITIZED)
+#define EMBK_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define EMBK_CLONES
+#endif
+
 // Blob layout (all offsets from the blob start, each section 64-byte aligned):
 //   header   embk_packed_header
 //   weights  int8 [npanels][k4][EMBK_PANEL][4]  quad q of column c of panel p: 4 consecutive k bytes,
@@ -63,6 +70,8 @@ void embk_sgemm_nn_portable(int m, int n, int k, float alpha, const float *a, in
 void embk_softmax_rows_portable(float *x, int m, int n, int ld);
 void embk_attention_avx512(int t, int d, float scale, const float *q, const float *k, const float *v, int ld,
                            const float *bias, int ldb, float *out, int ldo, float *scratch);
+void embk_attention_q8_avx512(int t, int d, float scale, const float *q, const float *k, const float *v, int ld,
+                              const float *bias, int ldb, float *out, int ldo, void *scratch);
 void embk_sgemm_nn_avx512(int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
                           float *c, int ldc, int accumulate);
 void embk_softmax_rows_avx512(float *x, int m, int n, int ld);

@@ -94,7 +94,7 @@ extension BertEncoder {
     }
 
     /// Self-attention for every text and head: softmax(Q·Kᵀ/√d + B)·V, written per head into `context`
-    /// (embk_attention: one fused kernel per head). B is MPNet's relative position bias ([heads][L][L]
+    /// (one fused kernel per head: embk_attention_q8 for int8, embk_attention for float32). B is MPNet's relative position bias ([heads][L][L]
     /// for the pass's longest text L; a text uses its top-left block), nil for BERT. Work items are
     /// (text, head) pairs, dealt to the threads in turn.
     private func attention(_ qkv: UnsafeMutablePointer<Float>, lengths: [Int], offsets: [Int], bias: UnsafeMutablePointer<Float>?,
@@ -103,21 +103,24 @@ extension BertEncoder {
         let d = self.config.headSize
         let heads = self.config.headCount
         let maxLength = lengths.max() ?? 0
-        let scratch = ws.attentionScratch(threads: runner.threads).map {
-            $0.reserve(embk_attention_scratch(Int32(maxLength), Int32(d)))
-        }
+        // int8: QKᵀ and P·V on int8 operands (scheme v3), on the int8 path's kernel; float32: the
+        // float kernel on the float kernels' path, as embk_sgemm_nn and the others pick it.
+        let int8 = self.precision == .int8
+        precondition(maxLength <= BertConfig.maxSupportedTokens, "embk_attention_q8's integer sums are exact up to 512 tokens")
+        let kernel = int8 ? embk_attention_q8 : embk_attention
+        let path = int8 ? self.kernelPath : embk_best_path()
+        let scratchFloats = int8 ? embk_attention_q8_scratch(Int32(maxLength), Int32(d)) : embk_attention_scratch(Int32(maxLength), Int32(d))
+        let scratch = ws.attentionScratch(threads: runner.threads).map { $0.reserve(scratchFloats) }
         let scale = 1 / Float(d).squareRoot()
         let items = lengths.count * heads
-        let path = embk_best_path()  // the float kernels' path, as embk_sgemm_nn and the others pick it
         runner.run { part in
             var item = part
             while item < items {
                 let (text, head) = item.quotientAndRemainder(dividingBy: heads)
                 let rows = qkv + offsets[text] * 3 * h
-                embk_attention(path, Int32(lengths[text]), Int32(d), scale, rows + head * d, rows + h + head * d,
-                               rows + 2 * h + head * d, Int32(3 * h), bias.map { UnsafePointer($0 + head * maxLength * maxLength) },
-                               Int32(maxLength), context + offsets[text] * h + head * d, Int32(h),
-                               scratch[part])
+                kernel(path, Int32(lengths[text]), Int32(d), scale, rows + head * d, rows + h + head * d,
+                       rows + 2 * h + head * d, Int32(3 * h), bias.map { UnsafePointer($0 + head * maxLength * maxLength) },
+                       Int32(maxLength), context + offsets[text] * h + head * d, Int32(h), scratch[part])
                 item += runner.threads
             }
         }

@@ -49,8 +49,9 @@ public enum Int8Scheme {
     /// min cosine 0.9980 on the reference texts where per-row scales reach 0.9857; 64 reached 0.9986
     /// but its per-group epilogue cost the GEMM 8-12%: scheme v1, until issue 19).
     public static let group = 128
-    /// Names the scheme in fingerprints and INFO.
-    public static let id = "int8:w-sym-ch-g128:a-u8-asym-row-g128:emb-int8-row:v2"
+    /// Names the scheme in fingerprints and INFO. v3 (issue 19): attention on integers too (Q, K int8
+    /// per row and head; probabilities 15-bit; V int8 per column: embk_attention_q8).
+    public static let id = "int8:w-sym-ch-g128:a-u8-asym-row-g128:attn-s8qk-p15-s8v:emb-int8-row:v3"
 }
 
 /// An int8 dense layer: weights quantized and packed once at load; activations quantized per call.

@@ -77,6 +77,19 @@ size_t embk_attention_scratch(int t, int d);
 void embk_attention(embk_path path, int t, int d, float scale, const float *q, const float *k, const float *v, int ld,
                     const float *bias, int ldb, float *out, int ldo, float *scratch);
 
+/// Floats of scratch embk_attention_q8 needs for t tokens and heads of d (any alignment: the kernel
+/// aligns its sections itself).
+size_t embk_attention_q8_scratch(int t, int d);
+/// One head of self-attention with int8 operands (int8 scheme v3, Docs/kernel.md), same arguments and
+/// result as embk_attention: Q and K quantized symmetric int8 per (row, head), scores
+/// `(Σ q·k)·sq·scale·sk (+ B)` from exact integer dot products, e = exp(s − max) (embk_exp's
+/// polynomial, fused multiply-adds in a fixed order), probabilities u = rint(32767·e) (15 bits)
+/// normalized by their exact integer sum Σu, V int8 per (head, column) over the text's rows, and
+/// out = (Σ u·v)·(sv·(1/Σu)). Every path gives the same bits (the AVX-512 VNNI kernel and the portable
+/// twin do the same float operations in the same order on the same exact integers). t ≤ 512.
+void embk_attention_q8(embk_path path, int t, int d, float scale, const float *q, const float *k, const float *v, int ld,
+                       const float *bias, int ldb, float *out, int ldo, float *scratch);
+
 /// The int8 multiply-add peak loop (peak.c): `iterations` rounds of the path's best int8 multiply-add
 /// instruction on registers only, on the calling thread. Returns the MACs executed (0 when the CPU
 /// cannot run `path`); MACs divided by the seconds it took is that thread's int8 peak.
