@@ -31,12 +31,12 @@ static inline void *q8_carve(char **at, size_t bytes) {
 
 // The VNNI kernel's sections (bytes), with tp = t rounded up to 16 keys, t2 to 2, d4 = d to 4 and
 // d16 to 16: Q + 128 (t × d4), K int8 row-major (tp × d4), K packed (tp × d4), V packed as int16
-// (d16 × t2 × 2), sq (t), sk (tp), 128·Σk (tp), sv (d16), one block's scores (RB × tp floats) and
+// (d16 × t2 × 2), sq, sk and 128·Σk (tp each), sv (d16), one block's scores (RB × tp floats) and
 // u (RB × tp int16).
 static inline size_t q8_vnni_bytes(int t, int d) {
     const size_t tp = (size_t)q8_round_up(t, 16), t2 = (size_t)q8_round_up(t, 2);
     const size_t d4 = (size_t)q8_round_up(d, 4), d16 = (size_t)q8_round_up(d, 16);
-    return (size_t)t * d4 + 2 * tp * d4 + 2 * d16 * t2 + 4 * ((size_t)t + 2 * tp + d16) + Q8_RB * tp * 6 + 11 * 64;
+    return (size_t)t * d4 + 2 * tp * d4 + 2 * d16 * t2 + 4 * (3 * tp + d16) + Q8_RB * tp * 6 + 11 * 64;
 }
 // The twin's: Q, K, V int8 (t × d each), sq, sk (t), sv (d), one row's scores (t floats), u (t int32)
 // and P·V's sums (d int32).

@@ -23,16 +23,33 @@ typedef struct {
     int8_t *kr;    // [tp][d4]    K row-major (zeros past t and d), the source of kp
     int8_t *kp;    // [tp/16][d4/4][16 keys][4 dimensions]
     int16_t *vp;   // [d16/16][t2/2][16 columns][2 keys]
-    float *sq, *sk, *sv;  // per query row, key row (0 past t), column
+    float *sq, *sk, *sv;  // per query row, key row (0 past t), column; sq and sk with room for tp rows
     int32_t *ks;   // [tp]        128·Σ_p k[j][p]
     float *s;      // [RB][tp]    the block's scores
     int16_t *pu;   // [RB][tp]    the block's u (zeros past t)
 } q8_work;
 
-static inline T512Q8 float row_amax(const float *x, int w) {
-    __m512 m = _mm512_setzero_ps();
-    for (int c = 0; c < w; c += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_maskz_loadu_ps(tail_mask(w - c), x + c)));
-    return _mm512_reduce_max_ps(m);  // a maximum: the same whatever the order
+// The largest magnitude in each of the n ≤ 16 rows at x (w columns, row stride ld), lane r for row r
+// (0 past n): per row a vector of maxima over its columns, then the 16 vectors folded into one by a
+// transposing tree (15 maxima) instead of 16 horizontal reductions, whose latency chains and the
+// scalar divisions after them were most of a short text's attention.
+static inline T512Q8 __m512 rows_amax16(const float *x, int ld, int w, int n) {
+    __m512 v[16];
+    for (int r = 0; r < 16; r++) {
+        __m512 m = _mm512_setzero_ps();
+        for (int c = 0; r < n && c < w; c += 16)
+            m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_maskz_loadu_ps(tail_mask(w - c), x + (size_t)r * ld + c)));
+        v[r] = m;
+    }
+    for (int i = 0; i < 8; i++)  // lanes 0-7: row i, 8-15: row i + 8
+        v[i] = _mm512_max_ps(_mm512_shuffle_f32x4(v[i], v[i + 8], 0x44), _mm512_shuffle_f32x4(v[i], v[i + 8], 0xEE));
+    for (int i = 0; i < 4; i++)  // quarters: rows i, i + 8, i + 4, i + 12
+        v[i] = _mm512_max_ps(_mm512_shuffle_f32x4(v[i], v[i + 4], 0x88), _mm512_shuffle_f32x4(v[i], v[i + 4], 0xDD));
+    for (int i = 0; i < 2; i++)
+        v[i] = _mm512_max_ps(_mm512_shuffle_ps(v[i], v[i + 2], 0x44), _mm512_shuffle_ps(v[i], v[i + 2], 0xEE));
+    const __m512 m = _mm512_max_ps(_mm512_shuffle_ps(v[0], v[1], 0x88), _mm512_shuffle_ps(v[0], v[1], 0xDD));
+    // Lane L now holds row perm[L]; the permutation is its own inverse.
+    return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 2, 1, 3, 8, 10, 9, 11, 4, 6, 5, 7, 12, 14, 13, 15), m);
 }
 
 // rint(x·inv) clamped to ±127, as the twin's quantize_rows.
@@ -41,49 +58,47 @@ static inline T512Q8 __m512i quantize16(__m512 x, __m512 inv) {
     return _mm512_max_epi32(_mm512_set1_epi32(-127), _mm512_min_epi32(_mm512_set1_epi32(127), r));
 }
 
-static T512Q8 void prepare_queries(const float *q, int ld, const q8_work *w) {
-    for (int i = 0; i < w->t; i++) {
-        const float *row = q + (size_t)i * ld;
-        const float amax = row_amax(row, w->d);
-        const __m512 inv = _mm512_set1_ps(q8_inverse(amax));
-        w->sq[i] = q8_scale(amax);
-        for (int c = 0; c < w->d4; c += 16) {
-            const __m512i v = quantize16(_mm512_maskz_loadu_ps(tail_mask(w->d - c), row + c), inv);
-            _mm512_mask_cvtepi32_storeu_epi8(w->qu + (size_t)i * w->d4 + c, tail_mask(w->d4 - c),
-                                             _mm512_add_epi32(v, _mm512_set1_epi32(128)));
+// Rows [0, rows) of x to int8 plus `offset` (Q: 128, as uint8; K: 0) in dst (row stride d4, zeros
+// past d), one scale per row into scale[] (16 at a time: scale has room for rows rounded up to 16).
+static T512Q8 void quantize_rows(const float *x, int ld, int rows, const q8_work *w, int offset, uint8_t *dst, float *scale) {
+    for (int i0 = 0; i0 < rows; i0 += 16) {
+        const int n = rows - i0 < 16 ? rows - i0 : 16;
+        const __m512 amax = rows_amax16(x + (size_t)i0 * ld, ld, w->d, n);
+        _mm512_storeu_ps(scale + i0, _mm512_div_ps(amax, _mm512_set1_ps(127.0f)));  // q8_scale, 16 at once
+        float inv[16];  // q8_inverse, 16 at once
+        _mm512_storeu_ps(inv, _mm512_maskz_div_ps(_mm512_cmp_ps_mask(amax, _mm512_setzero_ps(), _CMP_GT_OQ), _mm512_set1_ps(127.0f), amax));
+        for (int r = 0; r < n; r++) {
+            const float *row = x + (size_t)(i0 + r) * ld;
+            for (int c = 0; c < w->d4; c += 16) {
+                const __m512i v = quantize16(_mm512_maskz_loadu_ps(tail_mask(w->d - c), row + c), _mm512_set1_ps(inv[r]));
+                _mm512_mask_cvtepi32_storeu_epi8(dst + (size_t)(i0 + r) * w->d4 + c, tail_mask(w->d4 - c),
+                                                 _mm512_add_epi32(v, _mm512_set1_epi32(offset)));
+            }
         }
     }
 }
 
+static T512Q8 void prepare_queries(const float *q, int ld, const q8_work *w) {
+    quantize_rows(q, ld, w->t, w, 128, w->qu, w->sq);
+}
+
 static T512Q8 void prepare_keys(const float *k, int ld, const q8_work *w) {
-    for (int j = 0; j < w->tp; j++) {
-        int8_t *out = w->kr + (size_t)j * w->d4;
-        if (j >= w->t) {
-            memset(out, 0, (size_t)w->d4);
-            w->sk[j] = 0.0f;
-            w->ks[j] = 0;
-            continue;
-        }
-        const float *row = k + (size_t)j * ld;
-        const float amax = row_amax(row, w->d);
-        const __m512 inv = _mm512_set1_ps(q8_inverse(amax));
-        w->sk[j] = q8_scale(amax);
-        __m512i sum = _mm512_setzero_si512();
-        for (int c = 0; c < w->d4; c += 16) {
-            const __m512i v = quantize16(_mm512_maskz_loadu_ps(tail_mask(w->d - c), row + c), inv);
-            sum = _mm512_add_epi32(sum, v);
-            _mm512_mask_cvtepi32_storeu_epi8(out + c, tail_mask(w->d4 - c), v);
-        }
-        w->ks[j] = 128 * _mm512_reduce_add_epi32(sum);
-    }
-    // Panels: line (strip, quad) holds dimensions 4·quad.. of keys 16·strip.., one 32-bit word each.
+    quantize_rows(k, ld, w->t, w, 0, (uint8_t *)w->kr, w->sk);  // sk past t: 0 (rows_amax16's empty lanes)
+    memset(w->kr + (size_t)w->t * w->d4, 0, (size_t)(w->tp - w->t) * w->d4);
+    // Panels: line (strip, quad) holds dimensions 4·quad.. of keys 16·strip.., one 32-bit word each;
+    // 128·Σ_p k[j][p] from the same lines (vpdpbusd by ones: exact).
     const __m512i rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                             _mm512_set1_epi32(w->d4));
     const int quads = w->d4 / 4;
-    for (int strip = 0; strip < w->tp / 16; strip++)
-        for (int quad = 0; quad < quads; quad++)
-            _mm512_store_si512(w->kp + ((size_t)strip * quads + quad) * 64,
-                               _mm512_i32gather_epi32(rows, w->kr + (size_t)strip * 16 * w->d4 + 4 * quad, 1));
+    for (int strip = 0; strip < w->tp / 16; strip++) {
+        __m512i sum = _mm512_setzero_si512();
+        for (int quad = 0; quad < quads; quad++) {
+            const __m512i line = _mm512_i32gather_epi32(rows, w->kr + (size_t)strip * 16 * w->d4 + 4 * quad, 1);
+            _mm512_store_si512(w->kp + ((size_t)strip * quads + quad) * 64, line);
+            sum = _mm512_dpbusd_epi32(sum, _mm512_set1_epi8(1), line);
+        }
+        _mm512_store_si512(w->ks + 16 * strip, _mm512_slli_epi32(sum, 7));
+    }
 }
 
 static T512Q8 void prepare_values(const float *v, int ld, const q8_work *w) {
@@ -203,7 +218,7 @@ T512Q8 void embk_attention_q8_avx512(int t, int d, float scale, const float *q, 
     w.kr = q8_carve(&at, (size_t)w.tp * w.d4);
     w.kp = q8_carve(&at, (size_t)w.tp * w.d4);
     w.vp = q8_carve(&at, 2 * (size_t)w.d16 * w.t2);
-    w.sq = q8_carve(&at, 4 * (size_t)t);
+    w.sq = q8_carve(&at, 4 * (size_t)w.tp);
     w.sk = q8_carve(&at, 4 * (size_t)w.tp);
     w.ks = q8_carve(&at, 4 * (size_t)w.tp);
     w.sv = q8_carve(&at, 4 * (size_t)w.d16);
