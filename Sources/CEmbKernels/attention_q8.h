@@ -51,8 +51,9 @@ static inline float q8_inverse(float amax) { return amax > 0.0f ? 127.0f / amax 
 
 // e^x for x ≤ 0, as the probabilities need it (15 bits; scheme v3's own, cheaper than embk_exp: on Zen 4
 // the float exp was a quarter of the int8 kernel's time): x = n·ln2 + r with n = rint(x·log2 e) and
-// |r| ≤ ln2/2, a degree-5 polynomial fitted for relative error (≤ 1.9e-7 in float), scaled by 2ⁿ
-// exactly (ldexpf; vscalefps in the VNNI kernel, which does these operations in this order).
+// |r| ≤ ln2/2, a degree-5 polynomial fitted for relative error (≤ 1.9e-7 in float), times 2ⁿ built
+// from its exponent bits (n ∈ [-126, 0]: a normal float; one correctly rounded product). The VNNI
+// kernel does these operations in this order; the twin's loops vectorize (no libm call).
 #define Q8_EXP_C5 0.00829764548689127f
 #define Q8_EXP_C4 0.04191538318991661f
 #define Q8_EXP_C3 0.16667574644088745f
@@ -70,7 +71,10 @@ static inline float q8_exp(float x) {
     p = fmaf(p, r, Q8_EXP_C2);
     p = fmaf(p, r, Q8_EXP_C1);
     p = fmaf(p, r, Q8_EXP_C0);
-    return ldexpf(p, (int)n);
+    const int32_t bits = ((int32_t)n + 127) << 23;
+    float two_n;
+    memcpy(&two_n, &bits, sizeof two_n);
+    return p * two_n;
 }
 
 #endif

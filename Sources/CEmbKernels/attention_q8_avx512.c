@@ -135,7 +135,8 @@ static inline T512Q8 __m512 exp16(__m512 x) {
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(Q8_EXP_C2));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(Q8_EXP_C1));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(Q8_EXP_C0));
-    return _mm512_scalef_ps(p, n);
+    const __m512i two_n = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(two_n));
 }
 
 // acc + Σ pairs a·b on int16 (vpdpwssd). Written as asm: clang's generic tuning splits the intrinsic
