@@ -16,9 +16,8 @@ enum { Q8_RB = 8 };  // query rows per block of the VNNI kernel
 // Probabilities are integers u = rint(e·Q8_P_ONE), e = exp(s − max) ∈ (0, 1]: 15 bits, so P·V runs on
 // vpdpwssd (int16 pairs). 8 bits (vpdpbusd) cost all-mpnet-base-v2 its accuracy (min cosine 0.9943 on
 // the public texts, against 0.9970 with 15 bits; Docs/kernel.md). The sums Σ u·v stay below 2³¹ for
-// t ≤ Q8_MAX_TOKENS: 32767·127·512 = 2 130 641 408.
+// t ≤ EMBK_ATTENTION_Q8_MAX_TOKENS: 32767·127·512 = 2 130 641 408.
 #define Q8_P_ONE 32767.0f
-enum { Q8_MAX_TOKENS = 512 };
 
 static inline int q8_round_up(int x, int m) { return (x + m - 1) / m * m; }
 

@@ -106,7 +106,7 @@ extension BertEncoder {
         // int8: QKᵀ and P·V on int8 operands (scheme v3), on the int8 path's kernel; float32: the
         // float kernel on the float kernels' path, as embk_sgemm_nn and the others pick it.
         let int8 = self.precision == .int8
-        precondition(maxLength <= BertConfig.maxSupportedTokens, "embk_attention_q8's integer sums are exact up to 512 tokens")
+        precondition(!int8 || maxLength <= Int(EMBK_ATTENTION_Q8_MAX_TOKENS), "embk_attention_q8 takes at most 512 tokens")
         let kernel = int8 ? embk_attention_q8 : embk_attention
         let path = int8 ? self.kernelPath : embk_best_path()
         let scratchFloats = int8 ? embk_attention_q8_scratch(Int32(maxLength), Int32(d)) : embk_attention_scratch(Int32(maxLength), Int32(d))

@@ -77,6 +77,7 @@ size_t embk_attention_scratch(int t, int d);
 void embk_attention(embk_path path, int t, int d, float scale, const float *q, const float *k, const float *v, int ld,
                     const float *bias, int ldb, float *out, int ldo, float *scratch);
 
+enum { EMBK_ATTENTION_Q8_MAX_TOKENS = 512 };
 /// Floats of scratch embk_attention_q8 needs for t tokens and heads of d (any alignment: the kernel
 /// aligns its sections itself).
 size_t embk_attention_q8_scratch(int t, int d);
@@ -86,7 +87,8 @@ size_t embk_attention_q8_scratch(int t, int d);
 /// polynomial, fused multiply-adds in a fixed order), probabilities u = rint(32767·e) (15 bits)
 /// normalized by their exact integer sum Σu, V int8 per (head, column) over the text's rows, and
 /// out = (Σ u·v)·(sv·(1/Σu)). Every path gives the same bits (the AVX-512 VNNI kernel and the portable
-/// twin do the same float operations in the same order on the same exact integers). t ≤ 512.
+/// twin do the same float operations in the same order on the same exact integers).
+/// t ≤ EMBK_ATTENTION_Q8_MAX_TOKENS: beyond it the integer sums of P·V could overflow.
 void embk_attention_q8(embk_path path, int t, int d, float scale, const float *q, const float *k, const float *v, int ld,
                        const float *bias, int ldb, float *out, int ldo, float *scratch);
 
