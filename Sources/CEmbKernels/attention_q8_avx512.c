@@ -7,7 +7,7 @@
 // (8 × 32 register tiles, scaled, biased and their row maxima taken on the way out), probabilities
 // u = rint(32767·e) as int16 with their exact integer sum, and P·V (8 × 32 tiles).
 // Every float operation is the portable twin's (attention_q8.c), in its order, on the same
-// integers, so the two give the same bits (KernelAgreementTests).
+// integers, so the two give the same bits (AttentionQ8Tests).
 #include "attention_q8.h"
 
 #include "embk_internal.h"
