@@ -10,21 +10,6 @@ size_t embk_attention_q8_scratch(int t, int d) {
     return ((a > b ? a : b) + 64 + 3) / 4;  // floats, +64 bytes to align the start
 }
 
-// Rows of x (n rows of w values, row stride ld) to int8 with one scale per row: q (n × w), scale (n).
-static void quantize_rows(const float *x, int n, int w, int ld, int8_t *q, float *scale) {
-    for (int i = 0; i < n; i++) {
-        const float *row = x + (size_t)i * ld;
-        float amax = 0.0f;
-        for (int c = 0; c < w; c++) amax = fmaxf(amax, fabsf(row[c]));
-        const float inv = q8_inverse(amax);
-        scale[i] = q8_scale(amax);
-        for (int c = 0; c < w; c++) {
-            const float r = rintf(row[c] * inv);
-            q[(size_t)i * w + c] = (int8_t)(r > 127.0f ? 127.0f : (r < -127.0f ? -127.0f : r));
-        }
-    }
-}
-
 // Built per CPU level (EMBK_CLONES) so its integer dot products vectorize on AVX2 hosts; the float
 // steps are element by element with no contraction, and fmaf is one rounding on every level.
 EMBK_CLONES static void attention_q8_twin(int t, int d, float scale, const float *q, const float *k, const float *v, int ld,
@@ -34,8 +19,8 @@ EMBK_CLONES static void attention_q8_twin(int t, int d, float scale, const float
     float *sq = q8_carve(&at, 4 * (size_t)t), *sk = q8_carve(&at, 4 * (size_t)t), *sv = q8_carve(&at, 4 * (size_t)d);
     float *s = q8_carve(&at, 4 * (size_t)t);
     int32_t *u = q8_carve(&at, 4 * (size_t)t), *dots = q8_carve(&at, 4 * (size_t)d);
-    quantize_rows(q, t, d, ld, qi, sq);
-    quantize_rows(k, t, d, ld, ki, sk);
+    embk_quantize_rows_symmetric(q, t, d, ld, d, qi, sq);  // one scale per (row, head), as the weights'
+    embk_quantize_rows_symmetric(k, t, d, ld, d, ki, sk);
     // V: one scale per column over the text's rows.
     for (int c = 0; c < d; c++) {
         float amax = 0.0f;

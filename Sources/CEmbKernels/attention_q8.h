@@ -44,7 +44,8 @@ static inline size_t q8_twin_bytes(int t, int d) {
 }
 
 // Symmetric int8 of a slice whose largest magnitude is `amax`: scale amax/127, values rint(x·127/amax)
-// clamped to ±127 (a slice of zeros gets scale 0 and zeros). Both paths use these two formulas.
+// clamped to ±127 (a slice of zeros gets scale 0 and zeros): embk_quantize_weights' formulas, which
+// the twin calls for Q and K (embk_quantize_rows_symmetric) and these spell out for V and the VNNI kernel.
 static inline float q8_scale(float amax) { return amax / 127.0f; }
 static inline float q8_inverse(float amax) { return amax > 0.0f ? 127.0f / amax : 0.0f; }
 

@@ -52,7 +52,7 @@ static inline T512Q8 __m512 rows_amax16(const float *x, int ld, int w, int n) {
     return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 2, 1, 3, 8, 10, 9, 11, 4, 6, 5, 7, 12, 14, 13, 15), m);
 }
 
-// rint(x·inv) clamped to ±127, as the twin's quantize_rows.
+// rint(x·inv) clamped to ±127, as embk_quantize_rows_symmetric (pack.c) does it.
 static inline T512Q8 __m512i quantize16(__m512 x, __m512 inv) {
     const __m512i r = _mm512_cvtps_epi32(_mm512_mul_ps(x, inv));
     return _mm512_max_epi32(_mm512_set1_epi32(-127), _mm512_min_epi32(_mm512_set1_epi32(127), r));

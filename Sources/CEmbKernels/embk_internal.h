@@ -53,6 +53,11 @@ static inline const float *embk_panel_scale(const embk_packed_header *h, int pan
     return (const float *)((const char *)h + h->scale_offset) + (size_t)panel * h->ngroups * EMBK_PANEL;
 }
 
+// embk_quantize_weights for rows with a stride (ldw floats apart; qw stays k bytes a row): symmetric
+// int8, ±127, one scale per (row, group) — the weights' quantizer, and the int8 attention twin's for
+// Q and K (group = the head width).
+void embk_quantize_rows_symmetric(const float *w, int n, int k, int ldw, int group, int8_t *qw, float *w_scale);
+
 // Per-path GEMM entry points (same contract as embk_gemm / embk_gemm_group_sums).
 void embk_gemm_scalar(int m, int k, const uint8_t *a, int lda, const float *a_scale, const int32_t *a_zp,
                       const embk_packed_header *h, const float *bias, float *c, int ldc, int n_begin, int n_end);

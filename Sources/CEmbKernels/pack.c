@@ -5,18 +5,22 @@
 #include <string.h>
 
 void embk_quantize_weights(const float *w, int n, int k, int group, int8_t *qw, float *w_scale) {
+    embk_quantize_rows_symmetric(w, n, k, k, group, qw, w_scale);
+}
+
+void embk_quantize_rows_symmetric(const float *w, int n, int k, int ldw, int group, int8_t *qw, float *w_scale) {
     const int ngroups = embk_ngroups(k, group);
     for (int j = 0; j < n; j++) {
         for (int g = 0; g < ngroups; g++) {
             const int k0 = g * group, k1 = k0 + group < k ? k0 + group : k;
             float amax = 0.0f;
-            for (int p = k0; p < k1; p++) amax = fmaxf(amax, fabsf(w[(size_t)j * k + p]));
+            for (int p = k0; p < k1; p++) amax = fmaxf(amax, fabsf(w[(size_t)j * ldw + p]));
             // Symmetric, range ±127 (not -128) so that negating a weight never overflows.
             const float scale = amax / 127.0f;
             const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
             w_scale[(size_t)j * ngroups + g] = scale;
             for (int p = k0; p < k1; p++) {
-                float q = rintf(w[(size_t)j * k + p] * inv);
+                float q = rintf(w[(size_t)j * ldw + p] * inv);
                 q = q > 127.0f ? 127.0f : (q < -127.0f ? -127.0f : q);
                 qw[(size_t)j * k + p] = (int8_t)q;
             }
