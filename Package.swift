@@ -116,6 +116,6 @@ let package = Package(
         ),
         .testTarget(name: "CEmbKernelsTests", dependencies: ["CEmbKernels", "EmbHash"], swiftSettings: swiftSettings),
         .testTarget(name: "EmbModelTests", dependencies: ["EmbModel", "CEmbKernels"], swiftSettings: swiftSettings),
-        .testTarget(name: "EmbNodeTests", dependencies: ["EmbNode", "EmbHash"], swiftSettings: swiftSettings),
+        .testTarget(name: "EmbNodeTests", dependencies: ["EmbNode", "EmbModel", "EmbHash"], swiftSettings: swiftSettings),
     ]
 )
