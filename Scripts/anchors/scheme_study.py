@@ -12,7 +12,9 @@
 # symmetric), pv (softmax probabilities u8 per row, scaled by the row's largest; V int8 per
 # (head, dimension) over the text's tokens, symmetric), pvu (as pv, but the probabilities are
 # rint(255·e) with e = exp(s − max), normalized by their integer sum), p15 (as pvu with 15 bits,
-# rint(32767·e): scheme v3 is g128+qk+p15): the operands of QKᵀ and P·V on VNNI.
+# rint(32767·e): scheme v3 is g128+qk+p15): the operands of QKᵀ and P·V on VNNI; arow (activations
+# per row: one scale and zero point per row of every dense layer's input, the weights still per group),
+# arow2 (the same for the FFN's second layer only, whose input is wider than the hidden size).
 # Usage: python3 Scripts/anchors/scheme_study.py models/all-MiniLM-L6-v2 \
 #            Tests/Fixtures/encoder/reference.public.jsonl g128,g128+qk+pv
 import base64, json, struct, sys
@@ -77,7 +79,9 @@ def forward(ids, mode):
     G = next((int(f[1:]) for f in flags if f.startswith("g")), 128)
     x = (word_q if quant else word)[ids] + pos[:len(ids)] + typ[0]
     x = ln(x, *eln)
-    lin = lambda x, l, name: ((q_act(x, G) @ qweights(G)[(l, name)][0].T) if quant else x @ W[(l, name)][0].T) + W[(l, name)][1]
+    # Inputs per activation scale: the group, or a whole row (arow; arow2: only inputs wider than H).
+    act_group = lambda k: k if "arow" in flags or ("arow2" in flags and k > H) else G
+    lin = lambda x, l, name: ((q_act(x, act_group(x.shape[1])) @ qweights(G)[(l, name)][0].T) if quant else x @ W[(l, name)][0].T) + W[(l, name)][1]
     for l in range(L):
         q, k, v = lin(x, l, "attention.self.query"), lin(x, l, "attention.self.key"), lin(x, l, "attention.self.value")
         ctx = np.zeros_like(x)
