@@ -17,8 +17,19 @@ def summary():
     return 1 if results["failed"] else 0
 
 
+_handed_out = set()
+
+
 def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+    """A free port on 127.0.0.1 (bind to port 0), never one this process was handed before: the kernel
+    may give a just-closed port out again, and two nodes of one cluster file given the same address
+    refuse to start (a soak in CI once lost every node that way)."""
+    for _ in range(1000):
+        s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close()
+        if p not in _handed_out:
+            _handed_out.add(p)
+            return p
+    raise RuntimeError("no free loopback port that was not handed out before")
 
 
 def wait_port(port, seconds=30):

@@ -61,10 +61,15 @@ def start_redis():
 
 
 def start_node(i, path):
-    log = open(os.path.join(work, f"{i}.log"), "a")
+    """Starts node i and waits for both its ports; a node that exits or never listens is the soak's own
+    failure, reported with its log (not a run of 'connection refused' blamed on the load)."""
+    log_path = os.path.join(work, f"{i}.log")
+    log = open(log_path, "a")
     p = subprocess.Popen([BIN, "serve", "--cluster", path, "--node", i], cwd=ROOT, stdout=log, stderr=log)
     all_started.append(p); procs[i] = p
-    wait_port(ports[i][0]); wait_port(ports[i][1])
+    if not (wait_port(ports[i][0]) and wait_port(ports[i][1])) or p.poll() is not None:
+        tail = open(log_path, errors="replace").read()[-600:]
+        raise RuntimeError(f"node {i} did not start (exit {p.poll()}): {tail.strip()}")
 
 
 def rss_mb(pid):
@@ -87,11 +92,7 @@ reference = {t: np.array(json.loads(l)["embedding"], np.float32).tobytes() for t
 assert len(reference) == len(known), "embcache embed gave no reference vectors"
 
 path = write_cluster(["n1", "n2", "n3"])
-start_redis()
-for i in ["n1", "n2", "n3"]:
-    start_node(i, path)
-time.sleep(1.0)
-deadline = time.time() + MINUTES * 60
+deadline = time.time() + MINUTES * 60  # set again once the nodes are up
 members = ["n1", "n2", "n3"]
 
 
@@ -195,6 +196,14 @@ def worker(w):
 
 
 def faults():
+    """Runs the fault cycles; whatever goes wrong in the soak's own hands is counted as a failure."""
+    try:
+        fault_cycles()
+    except Exception as e:
+        record_failure(f"fault injection: {type(e).__name__}: {e}")
+
+
+def fault_cycles():
     """One cycle of faults per period, spread over it."""
     global path
     period = min(120.0, MINUTES * 60)
@@ -262,6 +271,11 @@ def sample_rss():
 
 code = 1
 try:
+    start_redis()
+    for i in ["n1", "n2", "n3"]:
+        start_node(i, path)
+    time.sleep(1.0)
+    deadline = time.time() + MINUTES * 60
     threads = [threading.Thread(target=worker, args=(w,)) for w in range(8)]
     threads += [threading.Thread(target=faults), threading.Thread(target=sample_rss)]
     for t in threads:
