@@ -25,8 +25,10 @@ final class RedisServerProcess {
         try p.run()
         self.process = p
         let deadline = Date().addingTimeInterval(5)
-        while Date() < deadline {
-            if self.cli(["PING"]) == "PONG" { return }
+        while Date() < deadline && p.isRunning {
+            // A PONG while our process runs: a redis-server that could not bind exits (another one
+            // answering on the port would otherwise pass for ours).
+            if self.cli(["PING"]) == "PONG" && p.isRunning { return }
             usleep(20_000)
         }
         self.stop()
@@ -61,7 +63,21 @@ final class RedisServerProcess {
         ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "redis-server"
     }
 
+    /// Ports this test process was handed: the kernel may give a just-closed port out again, and two
+    /// servers of one test on one port would be one server.
+    private static let handedOut = NSLock()
+    nonisolated(unsafe) private static var ports = Set<Int>()
+
     static func freePort() -> Int {
+        for _ in 0..<1000 {
+            let port = Self.kernelFreePort()
+            let fresh = Self.handedOut.withLock { Self.ports.insert(port).inserted }
+            if fresh { return port }
+        }
+        return Self.kernelFreePort()
+    }
+
+    private static func kernelFreePort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var addr = sockaddr_in()
