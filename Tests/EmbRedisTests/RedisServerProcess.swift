@@ -1,5 +1,6 @@
 // A real redis-server for a test: started on a free loopback port, stopped by PID.
 import Foundation
+import Synchronization
 
 final class RedisServerProcess {
     let port: Int
@@ -65,13 +66,12 @@ final class RedisServerProcess {
 
     /// Ports this test process was handed: the kernel may give a just-closed port out again, and two
     /// servers of one test on one port would be one server.
-    private static let handedOut = NSLock()
-    nonisolated(unsafe) private static var ports = Set<Int>()
+    private static let handedOut = Mutex<Set<Int>>([])
 
     static func freePort() -> Int {
         for _ in 0..<1000 {
             let port = Self.kernelFreePort()
-            let fresh = Self.handedOut.withLock { Self.ports.insert(port).inserted }
+            let fresh = Self.handedOut.withLock { $0.insert(port).inserted }
             if fresh { return port }
         }
         return Self.kernelFreePort()
